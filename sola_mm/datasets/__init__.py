@@ -1,0 +1,2 @@
+"""Feature datasets and transforms for temporal action localization."""
+from . import transforms  # noqa: F401

@@ -1,0 +1,2 @@
+"""Metrics (registered) and their pure numpy maths (``functional``)."""
+from . import metrics  # noqa: F401

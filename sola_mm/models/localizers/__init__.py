@@ -1,0 +1,3 @@
+from .neck_localizer import NeckLocalizer
+
+__all__ = ['NeckLocalizer']

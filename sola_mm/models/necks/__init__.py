@@ -1,0 +1,3 @@
+from .sola import SoLa
+
+__all__ = ['SoLa']
