@@ -1,1 +1,3 @@
+from .loading import LoadTALFeature
 
+__all__ = ['LoadTALFeature']

@@ -64,9 +64,11 @@ class NeckLocalizer(BaseModel):
         if mode == 'predict' and not self.batched_predict and feats.shape[0] > 1:
             outputs: List = []
             for i in range(feats.shape[0]):
-                outputs.extend(self.localizer(feats[i:i + 1], data_samples[i:i + 1], mode='predict'))
+                outputs.extend(self.localizer(feats[i:i + 1].unbind(0), data_samples[i:i + 1],
+                                              mode='predict'))
             return outputs
-        return self.localizer(feats, data_samples, mode=mode, **kwargs)
+        # MMAction2's localizers take a sequence of [C, T] tensors and stack it themselves
+        return self.localizer(feats.unbind(0), data_samples, mode=mode, **kwargs)
 
     def train(self, mode: bool = True) -> 'NeckLocalizer':
         super().train(mode)

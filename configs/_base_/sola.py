@@ -1,0 +1,15 @@
+# SoLa on top of any localizer config (used as a second _base_ next to the baseline):
+#   _base_ = ['bmn_anet.py', '_base_/sola.py']
+#   model = dict(neck={{_base_.sola_neck}})
+# The neck is frozen; its weights come from Similarity Matching (stage 1). SoLaStage1Hook runs
+# stage 1 before stage 2 trains when `checkpoint` is None, or reuses a finished stage 1 found in
+# <work_dir>/<work_subdir>.
+sola_neck = dict(type='SoLa', in_channels=400, hidden_channels=512, kernel_size1=5, dilation1=1,
+                 kernel_size2=1, dilation2=1, frozen=True)
+sola_stage1 = dict(
+    config='{{ fileDirname }}/../sola_pretrain_anet.py',  # the stage-1 recipe
+    checkpoint=None,            # a finished stage-1 checkpoint: skip stage 1 and load it
+    work_subdir='sola_stage1',  # stage 1 runs (and resumes) in <work_dir>/sola_stage1
+    inherit=True,               # stage 1 takes the neck and the training features from this config
+    cfg_options=dict())         # overrides for the stage-1 config (e.g. train_cfg.max_epochs)
+custom_hooks = [dict(type='SoLaStage1Hook')]

@@ -1,0 +1,153 @@
+"""A seeded synthetic stand-in for ActivityNet-1.3 classification features, in the real layout.
+
+No real TAL features exist on CI machines, so the demo and the tests run on generated data that
+imitates what a frozen classification encoder gives: a class-specific pattern during actions that is
+nearly constant in time (temporally insensitive), varied background, a per-video scene component
+shared by action and background snippets, temporal blur across boundaries, and noise. Instance
+counts and relative lengths follow the real ActivityNet-1.3 statistics (1 instance in ~75% of
+videos; relative length quartiles 0.08 / 0.33 / 0.79).
+
+Written files (ActivityNet / MMAction2 layout)::
+
+    out_dir/anet_anno_{train,val,full}.json   {"v_<id>": {duration_second, duration_frame,
+                                               feature_frame, fps, annotations: [...]}}
+    out_dir/action_name.csv                   header "action", then one class per line
+    out_dir/cuhk_val_simp_share.json          video-level class scores {"results": {id: [...]},
+                                               "class": [...]} like the CUHK file
+    out_dir/features/v_<id>.npy (or .csv)     [T_native, C] float32 per video
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .feature_io import save_features_atomic
+
+# Real ANet-1.3 class names (the first classes of action_name.csv order are not needed; any
+# real names do).
+CLASS_NAMES = ['Long jump', 'Playing guitarra', 'High jump', 'Ballet', 'Rock climbing',
+               'Playing kickball', 'Zumba', 'Drinking beer', 'Skiing', 'Tennis serve with ball bouncing']
+# Inverse CDF of instance length / video length on ANet-1.3 (anet_anno_action.json quantiles).
+_REL_LEN_Q = np.array([0.0, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0])
+_REL_LEN_V = np.array([0.01, 0.03, 0.078, 0.33, 0.79, 0.95, 0.99])
+_NUM_INSTANCES_P = np.array([0.78, 0.15, 0.07])  # 1, 2, 3 instances
+SNIPPET_FRAMES = 16
+
+
+def _sample_instances(rng: np.random.Generator, length: int, min_len: int = 2) -> List[List[int]]:
+    """1-3 non-overlapping [start, end) snippet intervals with ANet-like relative lengths."""
+    count = int(rng.choice(3, p=_NUM_INSTANCES_P)) + 1
+    rel = np.interp(rng.random(count), _REL_LEN_Q, _REL_LEN_V)
+    rel = rel * min(1.0, 0.95 / rel.sum())  # they must fit together
+    lens = np.maximum(min_len, np.round(rel * length)).astype(int)
+    gaps = rng.dirichlet(np.ones(count + 1)) * (length - lens.sum())
+    out, cursor = [], 0.0
+    for k in range(count):
+        cursor += gaps[k]
+        start = int(round(cursor))
+        out.append([start, min(length, start + int(lens[k]))])
+        cursor += lens[k]
+    return out
+
+
+def _blur(signal: np.ndarray, sigma: float) -> np.ndarray:
+    radius = max(1, int(3 * sigma))
+    t = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (t / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(signal, (radius, radius), mode='edge')
+    return np.convolve(padded, kernel, mode='valid')
+
+
+def make_video(rng: np.random.Generator, length: int, label: int, protos: np.ndarray,
+               backgrounds: np.ndarray, noise: float = 0.6) -> tuple:
+    """One video's features [length, C] and its instances (snippet intervals)."""
+    feat_dim = protos.shape[1]
+    instances = _sample_instances(rng, length)
+    indicator = np.zeros(length)
+    for s, e in instances:
+        indicator[s:e] = 1.0
+    act = _blur(indicator, sigma=rng.uniform(1.0, 3.0))[:, None]
+    scene = rng.normal(0, 1.0, feat_dim)                      # shared by action and background
+    mix = rng.dirichlet(np.ones(len(backgrounds)) * 0.5)
+    drift = np.cumsum(rng.normal(0, 0.15, (length, len(backgrounds))), axis=0)
+    background = (mix[None] + 0.3 * drift) @ backgrounds
+    action = protos[label][None] * rng.uniform(0.8, 1.2)
+    feats = scene[None] + (1 - act) * background + act * action
+    feats += noise * rng.standard_normal((length, feat_dim))
+    return feats.astype(np.float32), instances
+
+
+def make_anet_demo(out_dir: str, num_train: int = 120, num_val: int = 40, feat_dim: int = 128,
+                   num_classes: int = 5, min_len: int = 48, max_len: int = 160, seed: int = 0,
+                   fmt: str = '.npy', fps: float = 30.0,
+                   classifier_accuracy: float = 0.8) -> Dict[str, str]:
+    """Write a synthetic ActivityNet-layout dataset; returns the paths written."""
+    if num_classes > len(CLASS_NAMES):
+        raise ValueError(f'num_classes must be <= {len(CLASS_NAMES)}')
+    rng = np.random.default_rng(seed)
+    names = CLASS_NAMES[:num_classes]
+    protos = rng.normal(0, 1.0, (num_classes, feat_dim)) * 1.2
+    backgrounds = rng.normal(0, 1.0, (6, feat_dim))
+    feat_dir = os.path.join(out_dir, 'features')
+    os.makedirs(feat_dir, exist_ok=True)
+    subsets = {'train': num_train, 'val': num_val}
+    annos: Dict[str, Dict[str, dict]] = {k: {} for k in subsets}
+    classifier: Dict[str, List[float]] = {}
+    index = 0
+    for subset, count in subsets.items():
+        for _ in range(count):
+            video = f'v_demo{index:05d}'
+            index += 1
+            length = int(rng.integers(min_len, max_len + 1))
+            label = int(rng.integers(num_classes))
+            feats, instances = make_video(rng, length, label, protos, backgrounds)
+            save_features_atomic(feats, os.path.join(feat_dir, video + fmt))
+            feature_frame = length * SNIPPET_FRAMES
+            duration_frame = feature_frame + int(rng.integers(0, SNIPPET_FRAMES))
+            duration_second = round(duration_frame / fps, 3)
+            sec_per_snippet = duration_second / duration_frame * SNIPPET_FRAMES
+            annos[subset][video] = dict(
+                duration_second=duration_second, duration_frame=duration_frame,
+                feature_frame=feature_frame, fps=fps, rfps=fps,
+                annotations=[dict(segment=[round(s * sec_per_snippet, 3), round(e * sec_per_snippet, 3)],
+                                  label=names[label]) for s, e in instances])
+            scores = rng.dirichlet(np.ones(num_classes))
+            guess = label if rng.random() < classifier_accuracy else int(rng.integers(num_classes))
+            scores = 0.4 * scores + 0.6 * np.eye(num_classes)[guess]
+            classifier[video[2:]] = [round(float(v), 6) for v in scores]
+    paths = {}
+    for subset in subsets:
+        paths[subset] = _write_json(annos[subset], os.path.join(out_dir, f'anet_anno_{subset}.json'))
+    paths['full'] = _write_json({**annos['train'], **annos['val']},
+                                os.path.join(out_dir, 'anet_anno_full.json'))
+    paths['classifier'] = _write_json(dict(results=classifier, **{'class': names}),
+                                      os.path.join(out_dir, 'cuhk_val_simp_share.json'))
+    paths['action_name'] = os.path.join(out_dir, 'action_name.csv')
+    with open(paths['action_name'], 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['action'])
+        writer.writerows([[n] for n in names])
+    paths['features'] = feat_dir
+    return paths
+
+
+def _write_json(obj: object, path: str) -> str:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+    return path
+
+
+def demo_ready(out_dir: str, stamp: Optional[dict] = None) -> bool:
+    """Whether ``out_dir`` holds a finished demo written with the same settings."""
+    path = os.path.join(out_dir, 'DONE.json')
+    if not os.path.isfile(path):
+        return False
+    with open(path) as f:
+        return stamp is None or json.load(f) == stamp

@@ -1,0 +1,165 @@
+"""Run SoLa's stage 1 (Similarity Matching) from inside stage 2, or reuse a finished one.
+
+Stage 2 (the localizer) trains on the output of a frozen SoLa neck. Before its first epoch this
+hook makes sure the neck holds stage-1 weights:
+
+1. ``sola_stage1.checkpoint`` is set: load it.
+2. ``<work_dir>/<work_subdir>/stage1_done.json`` exists (a finished stage 1): load the checkpoint
+   it names (the best by linear probe when stage 1 validates, else the last).
+3. Otherwise build a second mmengine Runner from the stage-1 config and train it in
+   ``<work_dir>/<work_subdir>`` (resuming if an interrupted stage 1 left checkpoints there), then
+   write the marker and load the chosen checkpoint.
+
+With ``inherit=True`` the stage-1 config takes the neck architecture and the training features
+(annotation file, feature folder, format, width, temporal scale) from the stage-2 config, so one
+``--cfg-options`` on the stage-2 data reaches both stages.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict
+from mmengine.dist import barrier, get_rank
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub, MMLogger, print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import DefaultScope
+from mmengine.visualization import Visualizer
+
+from mmaction.registry import HOOKS
+
+from ...models.necks.sola import SoLa
+
+MARKER = 'stage1_done.json'
+_DATA_KEYS = ('ann_file', 'data_prefix', 'feature_ext', 'data_root')
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+def _feature_transform(pipeline) -> dict:
+    for step in pipeline or []:
+        if isinstance(step, dict) and step.get('type') == 'LoadTALFeature':
+            return step
+    return {}
+
+
+def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str) -> Config:
+    """The stage-1 Config, with the stage-2 neck and training features when ``inherit``."""
+    cfg = Config.fromfile(spec['config'])
+    if spec.get('cfg_options'):
+        cfg.merge_from_dict(dict(spec['cfg_options']))
+    if spec.get('inherit', True):
+        neck = copy.deepcopy(dict(neck_cfg))
+        neck.update(frozen=False, pretrained=None)
+        cfg.model.neck = ConfigDict(neck)
+        source = stage2_cfg.train_dataloader.dataset
+        target = cfg.train_dataloader.dataset
+        for key in _DATA_KEYS:
+            if key in source:
+                target[key] = copy.deepcopy(source[key])
+        load = _feature_transform(source.get('pipeline'))
+        for key in ('feat_dim', 'temporal_scale'):
+            if key in load:
+                target[key] = load[key]
+    cfg.work_dir = work_dir
+    cfg.launcher = stage2_cfg.get('launcher', 'none')
+    cfg.randomness = copy.deepcopy(stage2_cfg.get('randomness', cfg.get('randomness')))
+    cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    cfg.load_from = None
+    return cfg
+
+
+def _restore_current(runner) -> None:
+    """A second Runner makes its logger, message hub and visualizer the 'current' instances;
+    hand them back to stage 2."""
+    for manager, instance in ((MMLogger, runner.logger), (MessageHub, runner.message_hub),
+                              (Visualizer, runner.visualizer)):
+        manager._instance_dict.move_to_end(instance.instance_name)
+    scope = DefaultScope._instance_dict
+    if runner.experiment_name in scope:
+        scope.move_to_end(runner.experiment_name)
+
+
+@HOOKS.register_module()
+class SoLaStage1Hook(Hook):
+    """Give the (frozen) SoLa neck its stage-1 weights before stage 2 trains.
+
+    Args:
+        key: top-level config key holding the stage-1 spec (see ``configs/_base_/sola.py``).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, key: str = 'sola_stage1') -> None:
+        self.key = key
+
+    def before_train(self, runner) -> None:
+        model = _unwrap(runner.model)
+        neck = getattr(model, 'neck', None)
+        if not isinstance(neck, SoLa):
+            return
+        spec = dict(runner.cfg.get(self.key) or {})
+        checkpoint = spec.get('checkpoint') or self._finished_or_run(runner, spec)
+        neck.load_pretrained(checkpoint)
+        neck.freeze()
+        runner.logger.info(f'SoLa neck loaded from stage-1 checkpoint {checkpoint} (frozen)')
+
+    def _finished_or_run(self, runner, spec: dict) -> str:
+        if 'config' not in spec:
+            raise ValueError(f'config: `{self.key}.config` (the stage-1 config file) is required '
+                             f'when `{self.key}.checkpoint` is not set')
+        work_dir = osp.join(runner.work_dir, spec.get('work_subdir', 'sola_stage1'))
+        marker = osp.join(work_dir, MARKER)
+        found = self._read_marker(marker)
+        if found:
+            runner.logger.info(f'reusing finished SoLa stage 1 in {work_dir}')
+            return found
+        runner.logger.info(f'SoLa stage 1 (Similarity Matching) starts in {work_dir}')
+        from mmengine.runner import Runner
+        cfg = stage1_config(runner.cfg, spec, self._neck_cfg(runner), work_dir)
+        stage1 = Runner.from_cfg(cfg)
+        stage1.train()
+        chosen = stage1.message_hub.get_info('best_ckpt') or self._last_checkpoint(work_dir)
+        _restore_current(runner)
+        if get_rank() == 0:
+            tmp = marker + '.tmp'
+            with open(tmp, 'w') as f:
+                json.dump(dict(checkpoint=osp.abspath(chosen)), f)
+            os.replace(tmp, marker)
+        barrier()
+        runner.logger.info(f'SoLa stage 1 finished; using {chosen}')
+        return chosen
+
+    @staticmethod
+    def _neck_cfg(runner) -> dict:
+        neck = runner.cfg.model.get('neck')
+        if neck is None:
+            raise ValueError('config: model.neck is not set, so there is no SoLa to pretrain')
+        return neck
+
+    @staticmethod
+    def _read_marker(marker: str) -> Optional[str]:
+        if not osp.isfile(marker):
+            return None
+        with open(marker) as f:
+            path = json.load(f).get('checkpoint')
+        if path and osp.isfile(path):
+            return path
+        print_log(f'{marker} names a missing checkpoint {path!r}; stage 1 runs again',
+                  logger='current', level=30)
+        return None
+
+    @staticmethod
+    def _last_checkpoint(work_dir: str) -> str:
+        pointer = osp.join(work_dir, 'last_checkpoint')
+        if not osp.isfile(pointer):
+            raise RuntimeError(f'SoLa stage 1 in {work_dir} saved no checkpoint '
+                               '(check default_hooks.checkpoint in the stage-1 config)')
+        with open(pointer) as f:
+            return f.read().strip()
