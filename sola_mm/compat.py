@@ -111,6 +111,77 @@ def _add_safe_globals() -> None:
     torch.serialization.add_safe_globals(safe_globals())
 
 
+# 4. mmengine <= 0.10.7 writes checkpoints (LocalBackend.put, after torch.save to memory), dumped
+#    results (put_text) and the `last_checkpoint` pointer in place: a kill during the write leaves a
+#    truncated file that `--resume` then picks up. Write to a temp file in the same folder, fsync, and
+#    os.replace it (atomic on POSIX); make `find_latest_checkpoint` skip a pointer naming a missing or
+#    empty file (falling back to the newest complete epoch_*/iter_* checkpoint).
+def _atomic_write(data, filepath, mode: str, encoding: str = None) -> None:
+    filepath = os.fspath(filepath)
+    folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f'.{os.path.basename(filepath)}.tmp.{os.getpid()}')
+    try:
+        with open(tmp, mode, encoding=encoding) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _newest_complete_checkpoint(work_dir: str):
+    import glob
+    import re
+    found = []
+    for path in glob.glob(os.path.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', os.path.basename(path))
+        if match and os.path.getsize(path) > 0:
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def _checked_find_latest(original):
+    def find_latest_checkpoint(path):
+        latest = original(path)
+        if latest is None or (os.path.isfile(latest) and os.path.getsize(latest) > 0):
+            return latest
+        fallback = _newest_complete_checkpoint(path)
+        from mmengine.logging import print_log
+        print_log(f'{os.path.join(path, "last_checkpoint")} names {latest!r}, which is missing or '
+                  f'empty; resuming from {fallback!r} instead', logger='current', level=30)
+        return fallback
+    find_latest_checkpoint.sola_mm_checked = True
+    return find_latest_checkpoint
+
+
+def _writes_in_place() -> bool:
+    from mmengine.fileio.backends import LocalBackend
+    return (_version_tuple(_dist_version('mmengine')) <= (0, 10, 7)
+            and not getattr(LocalBackend.put, 'sola_mm_atomic', False))
+
+
+def _atomic_local_writes() -> None:
+    import mmengine.runner.checkpoint as ckpt_module
+    import mmengine.runner.runner as runner_module
+    from mmengine.fileio.backends import LocalBackend
+
+    def put(self, obj: bytes, filepath) -> None:
+        _atomic_write(obj, filepath, 'wb')
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        _atomic_write(obj, filepath, 'w', encoding)
+
+    put.sola_mm_atomic = put_text.sola_mm_atomic = True
+    put.__doc__, put_text.__doc__ = LocalBackend.put.__doc__, LocalBackend.put_text.__doc__
+    LocalBackend.put, LocalBackend.put_text = put, put_text
+    for module in (ckpt_module, runner_module):
+        if not getattr(module.find_latest_checkpoint, 'sola_mm_checked', False):
+            module.find_latest_checkpoint = _checked_find_latest(module.find_latest_checkpoint)
+
+
 FIXES: List[Fix] = [
     Fix('drn', 'open-mmlab/mmaction2#2714 (fix PR #2721 unmerged)', _drn_missing,
         _register_drn_placeholder),
@@ -118,6 +189,8 @@ FIXES: List[Fix] = [
         _alias_trapz),
     Fix('weights_only', 'open-mmlab/mmengine#1670 (unreleased after 0.10.7)', _weights_only_default,
         _add_safe_globals),
+    Fix('atomic_save', 'mmengine 0.10.7 LocalBackend.put/put_text write in place (no temp file)',
+        _writes_in_place, _atomic_local_writes),
 ]
 
 _APPLIED: Dict[str, bool] = {}

@@ -54,7 +54,7 @@ def main() -> None:
     cfg = prepare_runtime(cfg)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
-    print({k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()})
+    print({k: round(float(v), 6) if isinstance(v, (int, float)) else v for k, v in metrics.items()})
 
 
 if __name__ == '__main__':

@@ -1,6 +1,9 @@
 """Feature datasets and transforms for temporal action localization."""
 from . import transforms  # noqa: F401
 from .anet_feature_dataset import ANetFeatureDataset
+from .probe_dataset import LinearProbeDataset
 from .sm_window_dataset import SimilarityWindowDataset
+from .thumos_window_dataset import ThumosWindowDataset
 
-__all__ = ['ANetFeatureDataset', 'SimilarityWindowDataset']
+__all__ = ['ANetFeatureDataset', 'LinearProbeDataset', 'SimilarityWindowDataset',
+           'ThumosWindowDataset']

@@ -76,6 +76,10 @@ class ANetFeatureDataset(BaseDataset):
         data_prefix: ``dict(feature=<folder of feature files>)``.
         feature_ext: ``'.npy'`` or ``'.csv'`` (MMAction2's csv_mean_100 layout).
         skip_unannotated: drop training videos with no annotation instead of failing.
+        feat_dim: expected feature width, checked by ``LoadTALFeature`` for every video.
+        temporal_scale: snippets per video after resampling (ActivityNet: 100); None keeps the
+            native length. Both live on the dataset (not in the pipeline) so that one
+            ``--cfg-options train_dataloader.dataset.feat_dim=...`` changes them.
     """
 
     def __init__(self,
@@ -85,7 +89,11 @@ class ANetFeatureDataset(BaseDataset):
                  feature_ext: str = '.npy',
                  test_mode: bool = False,
                  skip_unannotated: bool = True,
+                 feat_dim: Optional[int] = None,
+                 temporal_scale: Optional[int] = None,
                  **kwargs) -> None:
+        self.feat_dim = feat_dim
+        self.temporal_scale = temporal_scale
         self.feature_ext = feature_ext if feature_ext.startswith('.') else '.' + feature_ext
         self.skip_unannotated = skip_unannotated
         super().__init__(ann_file=ann_file, pipeline=list(pipeline),
@@ -107,7 +115,8 @@ class ANetFeatureDataset(BaseDataset):
                 continue
             entry = dict(info)
             entry.setdefault('feature_frame', info['duration_frame'])
-            entry.update(video_name=video_name, feature_path=path)
+            entry.update(video_name=video_name, feature_path=path, feat_dim=self.feat_dim,
+                         temporal_scale=self.temporal_scale)
             data_list.append(entry)
         if missing:
             raise FileNotFoundError(

@@ -151,3 +151,136 @@ def demo_ready(out_dir: str, stamp: Optional[dict] = None) -> bool:
         return False
     with open(path) as f:
         return stamp is None or json.load(f) == stamp
+
+
+# ------------------------------------------------------------------------------ THUMOS layout
+#: (UCF101 type_idx, name) of real THUMOS-14 classes used by the THUMOS-layout demo.
+THUMOS_CLASSES = [(7, 'BaseballPitch'), (9, 'BasketballDunk'), (12, 'Billiards'),
+                  (21, 'CleanAndJerk'), (22, 'CliffDiving'), (23, 'CricketBowling'),
+                  (24, 'CricketShot'), (26, 'Diving'), (31, 'FrisbeeCatch'), (33, 'GolfSwing')]
+THUMOS_INFO_COLUMNS = ['video-name', 't-init', 't-end', 'f-init', 'f-end', 'video-duration',
+                       'frame-rate', 'video-frames', 'label-idx']
+THUMOS_ANN_COLUMNS = ['video', 'type', 'type_idx', 'start', 'end', 'startFrame', 'endFrame']
+
+
+def _long_instances(rng: np.random.Generator, length: int, count: int, min_len: int,
+                    max_len: int) -> List[List[int]]:
+    """``count`` non-overlapping [start, end) snippet intervals, THUMOS-like (short, many)."""
+    lens = rng.integers(min_len, max_len + 1, count)
+    while lens.sum() > 0.7 * length and count > 1:
+        count -= 1
+        lens = lens[:count]
+    gaps = rng.dirichlet(np.ones(count + 1)) * (length - lens.sum())
+    out, cursor = [], 0.0
+    for k in range(count):
+        cursor += gaps[k]
+        start = int(round(cursor))
+        out.append([start, min(length, start + int(lens[k]))])
+        cursor += lens[k]
+    return out
+
+
+def make_thumos_demo(out_dir: str, num_train: int = 16, num_test: int = 8, feat_dim: int = 64,
+                     num_classes: int = 4, min_len: int = 150, max_len: int = 400,
+                     skip: int = 5, seed: int = 0, fps: float = 30.0,
+                     instances: tuple = (4, 10), instance_len: tuple = (6, 24),
+                     classifier_accuracy: float = 0.9) -> Dict[str, str]:
+    """Write a synthetic THUMOS-14-layout dataset; returns the paths written.
+
+    Layout (the real files' columns and naming)::
+
+        out_dir/val_Annotation.csv, test_Annotation.csv     video,type,type_idx,start,end,
+                                                            startFrame,endFrame (+ Ambiguous rows)
+        out_dir/thumos14_{val,test}_groundtruth.csv         video-name,...,frame-rate,video-frames
+        out_dir/thumos_gt.json                              {"database": {v: {subset, annotations}}}
+                                                            (train = THUMOS validation videos)
+        out_dir/uNet_test.npy                               [num_test, 101] UntrimmedNet-like scores,
+                                                            row i = video_test_{i+1:07d}
+        out_dir/features/{flow,rgb}/<video>.npy             [L, feat_dim/2] each, one row per snippet
+                                                            (every ``skip`` frames)
+    """
+    if num_classes > len(THUMOS_CLASSES):
+        raise ValueError(f'num_classes must be <= {len(THUMOS_CLASSES)}')
+    if feat_dim % 2:
+        raise ValueError('feat_dim must be even (flow + rgb halves)')
+    rng = np.random.default_rng(seed)
+    classes = THUMOS_CLASSES[:num_classes]
+    protos = rng.normal(0, 1.0, (num_classes, feat_dim)) * 1.2
+    backgrounds = rng.normal(0, 1.0, (6, feat_dim))
+    dirs = {s: os.path.join(out_dir, 'features', s) for s in ('flow', 'rgb')}
+    for d in dirs.values():
+        os.makedirs(d, exist_ok=True)
+    ann_rows = {'val': [], 'test': []}
+    info_rows = {'val': [], 'test': []}
+    database: Dict[str, dict] = {}
+    unet = np.zeros((num_test, 101), np.float32)
+    for subset, count in (('val', num_train), ('test', num_test)):
+        for i in range(count):
+            video = f'video_{"validation" if subset == "val" else "test"}_{i + 1:07d}'
+            length = int(rng.integers(min_len, max_len + 1))
+            label = int(rng.integers(num_classes))
+            spans = _long_instances(rng, length, int(rng.integers(instances[0], instances[1] + 1)),
+                                    *instance_len)
+            indicator = np.zeros(length)
+            for s, e in spans:
+                indicator[s:e] = 1.0
+            act = _blur(indicator, sigma=rng.uniform(0.7, 1.5))[:, None]
+            scene = rng.normal(0, 1.0, feat_dim)
+            mix = rng.dirichlet(np.ones(len(backgrounds)) * 0.5)
+            drift = np.cumsum(rng.normal(0, 0.1, (length, len(backgrounds))), axis=0)
+            feats = (scene[None] + (1 - act) * ((mix[None] + 0.3 * drift) @ backgrounds)
+                     + act * protos[label][None] * rng.uniform(0.8, 1.2))
+            feats = (feats + 0.6 * rng.standard_normal((length, feat_dim))).astype(np.float32)
+            half = feat_dim // 2
+            save_features_atomic(feats[:, :half], os.path.join(dirs['flow'], video + '.npy'))
+            save_features_atomic(feats[:, half:], os.path.join(dirs['rgb'], video + '.npy'))
+            num_frames = length * skip + int(rng.integers(0, skip))
+            duration = round(num_frames / fps, 2)
+            type_idx, name = classes[label]
+            annotations = []
+            for s, e in spans:
+                f0, f1 = s * skip, e * skip
+                t0, t1 = round(f0 / fps, 1), round(f1 / fps, 1)
+                ann_rows[subset].append([video, name, type_idx, t0, t1, f0, f1])
+                info_rows[subset].append([video, t0, t1, f0, f1, duration, fps, num_frames,
+                                          label])
+                annotations.append(dict(segment=[f'{t0:.1f}', f'{t1:.1f}'], label=name))
+            if rng.random() < 0.3:  # an Ambiguous row, dropped by the loaders
+                f0 = int(rng.integers(0, num_frames - 10))
+                ann_rows[subset].append([video, 'Ambiguous', 0, round(f0 / fps, 1),
+                                         round((f0 + 10) / fps, 1), f0, f0 + 10])
+                info_rows[subset].append([video, round(f0 / fps, 1), round((f0 + 10) / fps, 1),
+                                          f0, f0 + 10, duration, fps, num_frames, -1])
+            database[video] = dict(subset='train' if subset == 'val' else 'test',
+                                   annotations=annotations)
+            if subset == 'test':
+                guess = label if rng.random() < classifier_accuracy else int(
+                    rng.integers(num_classes))
+                scores = 0.5 * rng.dirichlet(np.ones(101)) * 2
+                scores[classes[guess][0] - 1] += 1.0
+                scores[classes[int(rng.integers(num_classes))][0] - 1] += 0.3
+                unet[i] = scores / scores.sum() * 2.0  # rows of the real file sum to ~2
+    paths: Dict[str, str] = {}
+    for subset in ('val', 'test'):
+        paths[f'{subset}_annotation'] = _write_csv(
+            os.path.join(out_dir, f'{subset}_Annotation.csv'), THUMOS_ANN_COLUMNS, ann_rows[subset])
+        paths[f'{subset}_info'] = _write_csv(
+            os.path.join(out_dir, f'thumos14_{subset}_groundtruth.csv'), THUMOS_INFO_COLUMNS,
+            info_rows[subset])
+    paths['gt'] = _write_json(dict(database=database), os.path.join(out_dir, 'thumos_gt.json'))
+    paths['unet'] = os.path.join(out_dir, 'uNet_test.npy')
+    tmp = paths['unet'] + '.tmp.npy'
+    np.save(tmp, unet)
+    os.replace(tmp, paths['unet'])
+    paths['features'] = os.path.join(out_dir, 'features')
+    return paths
+
+
+def _write_csv(path: str, header: List[str], rows: List[list]) -> str:
+    tmp = path + '.tmp'
+    with open(tmp, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path

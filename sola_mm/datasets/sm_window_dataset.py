@@ -83,8 +83,8 @@ class SimilarityWindowDataset(ANetFeatureDataset):
             raise ValueError(f'SimilarityWindowDataset: temporal_scale must be None or >= 1, got '
                              f'{temporal_scale}')
         self.window = window
-        self.feat_dim = feat_dim
-        self.temporal_scale = temporal_scale
+        if seed is not None and seed < 0:
+            raise ValueError(f'SimilarityWindowDataset: seed must be >= 0 or None, got {seed}')
         self.seed = int(sync_random_seed() if seed is None else seed)
         self.cache = cache
         self.epoch = 0
@@ -94,16 +94,18 @@ class SimilarityWindowDataset(ANetFeatureDataset):
         kwargs.setdefault('skip_unannotated', False)  # unlabeled videos are fine for stage 1
         # built here from MMAction2's registry, so it works with or without a default scope
         transforms = [TRANSFORMS.build(dict(t)) if isinstance(t, dict) else t for t in pipeline]
-        super().__init__(ann_file=ann_file, pipeline=transforms,
-                         data_prefix=data_prefix, feature_ext=feature_ext, **kwargs)
+        super().__init__(ann_file=ann_file, pipeline=transforms, data_prefix=data_prefix,
+                         feature_ext=feature_ext, feat_dim=feat_dim, temporal_scale=temporal_scale,
+                         **kwargs)
 
     # ----------------------------------------------------------------- loading
     def _read(self, info: dict) -> np.ndarray:
         """Features of one video as float32 [T, C], resized to ``temporal_scale`` if set."""
         feats = load_features(info['feature_path'], video=info['video_name'], feat_dim=self.feat_dim)
+        feats = np.array(feats, dtype=np.float32, order='C')  # materialise (npy files are mmapped)
         if self.temporal_scale:
             feats = resize_features(feats, self.temporal_scale)
-        return np.array(feats, dtype=np.float32, order='C')  # materialise (npy files are mmapped)
+        return feats
 
     def load_data_list(self) -> List[dict]:
         data_list, arrays, offset, longest = [], [], 0, 0

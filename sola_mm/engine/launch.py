@@ -1,12 +1,57 @@
-"""Runtime settings that depend on the machine, applied by tools/train.py and tools/test.py."""
+"""Runtime settings that depend on the machine, applied by tools/train.py and tools/test.py.
+
+Multi-process training on CPU-only machines (``tools/dist_train.sh``, ``tools/slurm_train.sh``)
+needs three things mmengine 0.10.7 does not do by itself:
+
+1. NCCL needs CUDA: the backend becomes gloo.
+2. mmengine's ``_init_dist_pytorch`` / ``_init_dist_slurm`` call ``torch.cuda.set_device``, which
+   fails on a CPU build: the process group is initialised here instead (mmengine's ``setup_env``
+   skips ``init_dist`` when a group exists).
+3. mmengine wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
+   modules: ``model_wrapper_cfg`` sets ``device_ids=None``.
+"""
 from __future__ import annotations
 
+import os
+import subprocess
+
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config
 
 
+def _slurm_env(port: str = '29500') -> None:
+    """MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK from SLURM's variables (as mmengine does)."""
+    node_list = os.environ['SLURM_NODELIST']
+    addr = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1') or '127.0.0.1'
+    os.environ.setdefault('MASTER_PORT', port)
+    os.environ.setdefault('MASTER_ADDR', addr)
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
+
+
+def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> None:
+    """Initialise the default process group for a CPU-only multi-process run."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        _slurm_env()
+    elif launcher != 'pytorch':
+        raise ValueError(f'launcher={launcher!r} on a CPU-only machine: use "pytorch" '
+                         '(tools/dist_train.sh) or "slurm" (tools/slurm_train.sh)')
+    torch_dist.init_process_group(backend=backend)
+
+
 def prepare_runtime(cfg: Config) -> Config:
-    """CPU-only machines cannot use NCCL: switch distributed runs to gloo there."""
+    """CPU-only machines cannot use NCCL: switch distributed runs to gloo there, start the process
+    group without touching CUDA, and wrap the model in DDP without device ids."""
     if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', dict()).setdefault('dist_cfg', dict())['backend'] = 'gloo'
+        dist_cfg = cfg.setdefault('env_cfg', dict()).setdefault('dist_cfg', dict())
+        dist_cfg['backend'] = 'gloo'
+        wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel',
+                                                       broadcast_buffers=False)
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
+        init_cpu_distributed(cfg.launcher, 'gloo')
     return cfg

@@ -299,12 +299,17 @@ def test_target_map():
 
 
 def test_predicted_map_clamps_with_zero_gradient():
-    cos = torch.tensor([1.5, 1.0, -1.0, -1.2, 0.3], dtype=torch.float64, requires_grad=True)
+    # entries at or beyond 0 and 1 are overwritten (zero gradient); entries just inside the
+    # bounds stay as they are (the authors overwrite, they do not clamp to [1e-5, 1 - 1e-5])
+    cos = torch.tensor([1.5, 1.0, -1.0, -1.2, 0.3, 1 - 1e-5, -1 + 1e-6], dtype=torch.float64,
+                       requires_grad=True)
     prob = predicted_map(cos)
-    expected = torch.tensor([1 - 1e-5, 1 - 1e-5, 1e-5, 1e-5, 0.65], dtype=torch.float64)
+    expected = torch.tensor([1 - 1e-5, 1 - 1e-5, 1e-5, 1e-5, 0.65, 1 - 5e-6, 5e-7],
+                            dtype=torch.float64)
     torch.testing.assert_close(prob, expected, atol=1e-15, rtol=0)
     prob.sum().backward()
-    torch.testing.assert_close(cos.grad, torch.tensor([0, 0, 0, 0, 0.5], dtype=torch.float64))
+    torch.testing.assert_close(cos.grad, torch.tensor([0, 0, 0, 0, 0.5, 0.5, 0.5],
+                                                      dtype=torch.float64))
 
 
 def test_bce_matches_bceloss_and_clamps_log():

@@ -1,5 +1,6 @@
 # ActivityNet-1.3 features in MMAction2's layout: one file per video (csv_mean_100: header + 100
 # rows x 400 TSN channels) and anet_anno_{train,val}.json keyed by v_<id>.
+# feat_dim / temporal_scale sit on the datasets (LoadTALFeature reads them from there).
 dataset_type = 'ANetFeatureDataset'
 data_root = 'data/ActivityNet/'
 feature_dir = data_root + 'activitynet_feature_cuhk/csv_mean_100/'
@@ -12,12 +13,12 @@ feat_dim = 400
 temporal_scale = 100
 
 train_pipeline = [
-    dict(type='LoadTALFeature', feat_dim=feat_dim, temporal_scale=temporal_scale),
+    dict(type='LoadTALFeature'),
     dict(type='GenerateLocalizationLabels'),
     dict(type='PackLocalizationInputs', keys=('gt_bbox', ), meta_keys=('video_name', )),
 ]
 val_pipeline = [
-    dict(type='LoadTALFeature', feat_dim=feat_dim, temporal_scale=temporal_scale),
+    dict(type='LoadTALFeature'),
     dict(type='GenerateLocalizationLabels'),
     dict(type='PackLocalizationInputs', keys=('gt_bbox', ),
          meta_keys=('video_name', 'duration_second', 'duration_frame', 'feature_frame',
@@ -29,12 +30,14 @@ train_dataloader = dict(
     batch_size=16, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, ann_file=ann_file_train, data_prefix=dict(feature=feature_dir),
-                 feature_ext=feature_ext, pipeline=train_pipeline))
+                 feature_ext=feature_ext, feat_dim=feat_dim,
+                 temporal_scale=temporal_scale, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, ann_file=ann_file_val, data_prefix=dict(feature=feature_dir),
-                 feature_ext=feature_ext, pipeline=val_pipeline, test_mode=True))
+                 feature_ext=feature_ext, feat_dim=feat_dim,
+                 temporal_scale=temporal_scale, pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='ANetMetric', metric_type='AR@AN',

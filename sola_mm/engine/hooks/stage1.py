@@ -12,7 +12,9 @@ hook makes sure the neck holds stage-1 weights:
 
 With ``inherit=True`` the stage-1 config takes the neck architecture and the training features
 (annotation file, feature folder, format, width, temporal scale) from the stage-2 config, so one
-``--cfg-options`` on the stage-2 data reaches both stages.
+``--cfg-options`` on the stage-2 data reaches both stages. The linear probe that picks the
+stage-1 checkpoint (a ``LinearProbeDataset`` val dataloader) is pointed at the same features, fitted
+on the stage-2 train annotation file and scored on the stage-2 val annotation file.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from mmaction.registry import HOOKS
 from ...models.necks.sola import SoLa
 
 MARKER = 'stage1_done.json'
-_DATA_KEYS = ('ann_file', 'data_prefix', 'feature_ext', 'data_root')
+_DATA_KEYS = ('ann_file', 'data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale')
 
 
 def _unwrap(model):
@@ -65,14 +67,39 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
                 target[key] = copy.deepcopy(source[key])
         load = _feature_transform(source.get('pipeline'))
         for key in ('feat_dim', 'temporal_scale'):
-            if key in load:
+            if load.get(key) is not None:
                 target[key] = load[key]
+        _inherit_probe_data(cfg, stage2_cfg, load)
     cfg.work_dir = work_dir
     cfg.launcher = stage2_cfg.get('launcher', 'none')
     cfg.randomness = copy.deepcopy(stage2_cfg.get('randomness', cfg.get('randomness')))
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     cfg.load_from = None
     return cfg
+
+
+def _inherit_probe_data(cfg: Config, stage2_cfg: Config, load: dict) -> None:
+    """Point the linear probe (a ``LinearProbeDataset`` val dataloader) at the stage-2 data: fit on
+    the stage-2 train annotation file, score on the stage-2 val annotation file, same features."""
+    probe_loader = cfg.get('val_dataloader') or {}
+    probe = probe_loader.get('dataset') or {}
+    if probe.get('type') != 'LinearProbeDataset':
+        return
+    train_src = stage2_cfg.train_dataloader.dataset
+    val_loader = stage2_cfg.get('val_dataloader') or {}
+    val_src = val_loader.get('dataset') or {}
+    for key in ('data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale'):
+        if key in train_src:
+            probe[key] = copy.deepcopy(train_src[key])
+    probe['train_ann_file'] = train_src['ann_file']
+    if 'ann_file' in val_src:
+        probe['ann_file'] = val_src['ann_file']
+    for key in ('feat_dim', 'temporal_scale'):
+        if load.get(key) is not None:
+            probe[key] = load[key]
+    for key in ('num_workers', 'persistent_workers'):
+        if key in val_loader:
+            probe_loader[key] = val_loader[key]
 
 
 def _restore_current(runner) -> None:

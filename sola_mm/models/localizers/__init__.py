@@ -1,3 +1,4 @@
+from .gtad import GTAD  # noqa: F401  (registers 'GTAD')
 from .neck_localizer import NeckLocalizer
 
 __all__ = ['NeckLocalizer']

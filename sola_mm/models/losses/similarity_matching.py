@@ -96,8 +96,9 @@ def similarity_map(z: torch.Tensor, gz: torch.Tensor, eps: float = COS_EPS) -> t
 def predicted_map(cos: torch.Tensor, clamp: float = PROB_CLAMP) -> torch.Tensor:
     """``(1 + cos) / 2`` with entries >= 1 set to ``1 - clamp`` and <= 0 set to ``clamp``.
 
-    Like the authors' in-place overwrite, a replaced entry is a constant: it gets zero gradient
-    (unlike ``torch.clamp``, whose boundary gradient would pass through at exactly 0 or 1).
+    Like the authors' in-place overwrite, a replaced entry is a constant: it gets zero gradient.
+    Entries strictly inside (0, 1) are kept as they are, including those in (1 - clamp, 1) and
+    (0, clamp), which ``torch.clamp(prob, clamp, 1 - clamp)`` would move.
     """
     prob = (1 + cos) / 2
     high = torch.full_like(prob, 1 - clamp)

@@ -6,7 +6,7 @@ Works on [B, C, T] (MMAction2's layout) and keeps the shape.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -71,15 +71,24 @@ class SoLa(BaseModule):
         return self.conv_out(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_gate(x)[0]
+
+    def forward_with_gate(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(out, tanh(alpha) f(x))``: the output and its gated branch, so that stage 1 can log
+        ``vector_norm_ratio`` without running the conv stack a second time."""
         if x.dim() != 3 or x.shape[1] != self.in_channels:
             raise ValueError(f'SoLa expects features [B, {self.in_channels}, T], got '
                              f'{list(x.shape)}; check `in_channels` against the feature width')
-        return x + torch.tanh(self.alpha) * self.branch(x)
+        gated = torch.tanh(self.alpha) * self.branch(x)
+        return x + gated, gated
 
     @torch.no_grad()
-    def vector_norm_ratio(self, x: torch.Tensor) -> torch.Tensor:
-        """The authors' diagnostic: mean ||tanh(alpha) f(x)|| / (mean ||x|| + 1e-8), norms over C."""
-        gated = torch.tanh(self.alpha) * self.branch(x)
+    def vector_norm_ratio(self, x: torch.Tensor,
+                          gated: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The authors' diagnostic: mean ||tanh(alpha) f(x)|| / (mean ||x|| + 1e-8), norms over C.
+        ``gated`` (from ``forward_with_gate``) avoids recomputing the branch."""
+        if gated is None:
+            gated = torch.tanh(self.alpha) * self.branch(x)
         return gated.norm(dim=1).mean() / (x.norm(dim=1).mean() + 1e-8)
 
     def freeze(self) -> None:

@@ -27,11 +27,16 @@ precomputed transpose for the backward pass.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 import torch
 from torch import nn
+
+ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 __all__ = [
     'align1d_samples', 'align1d_weights', 'align1d', 'Align1D', 'gtad_anchor_bounds',
@@ -40,73 +45,79 @@ __all__ = [
 ]
 
 
-def align1d_samples(starts: torch.Tensor, ends: torch.Tensor, length: int, pooled_size: int,
+def align1d_samples(starts: ArrayLike, ends: ArrayLike, length: int, pooled_size: int,
                     sampling_ratio: int = 0
-                    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every non-zero interpolation term of Align1D as (roi, bin, column, weight) quadruples.
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every non-zero interpolation weight of Align1D as (roi, bin, column, weight).
 
     Args:
-        starts, ends: roi bounds ``[K]`` in feature-index units (cast to float64).
+        starts, ends: roi bounds ``[K]`` in feature-index units (used as float64).
         length: number of feature columns T.
         pooled_size: number of output bins P.
         sampling_ratio: samples per bin; 0 means adaptive ``ceil(L / P)`` per roi.
 
     Returns:
-        ``roi [N]``, ``bin [N]``, ``col [N]`` (int64) and ``weight [N]`` (float64, already divided
-        by G). Repeated (roi, bin, col) triples are not merged.
+        ``roi``, ``bin``, ``col`` (int64) and ``weight`` (float64, the sum over the bin's samples
+        of ``interp_weight / G``), one entry per distinct (roi, bin, col), sorted by them.
     """
     if length < 1 or pooled_size < 1:
         raise ValueError(f'Align1D: need length >= 1 and pooled_size >= 1, got {length}, '
                          f'{pooled_size}')
     if sampling_ratio < 0:
         raise ValueError(f'Align1D: sampling_ratio must be >= 0, got {sampling_ratio}')
-    starts = torch.as_tensor(starts, dtype=torch.float64).reshape(-1).cpu()
-    ends = torch.as_tensor(ends, dtype=torch.float64).reshape(-1).cpu()
+    starts = _as_float64(starts)
+    ends = _as_float64(ends)
     if starts.shape != ends.shape:
-        raise ValueError(f'Align1D: {starts.numel()} starts but {ends.numel()} ends')
-    roi_len = torch.clamp(ends - starts, min=1.0)
+        raise ValueError(f'Align1D: {starts.size} starts but {ends.size} ends')
+    roi_len = np.maximum(ends - starts, 1.0)
     bin_size = roi_len / pooled_size
     if sampling_ratio > 0:
-        grid = torch.full_like(roi_len, float(sampling_ratio))
+        grid = np.full_like(roi_len, float(sampling_ratio))
     else:
-        grid = torch.ceil(roi_len / pooled_size)
+        grid = np.ceil(roi_len / pooled_size)
 
-    pieces = []
-    # Group rois by their sample count so each group is one dense vectorised block.
-    for g in torch.unique(grid).tolist():
-        rois = torch.nonzero(grid == g).reshape(-1)
+    keys, weights = [], []
+    # Rois grouped by their sample count G: each group is one dense [rois, P, G] block.
+    for g in np.unique(grid):
+        rois = np.flatnonzero(grid == g)
         s, b = starts[rois, None, None], bin_size[rois, None, None]
-        p = torch.arange(pooled_size, dtype=torch.float64)[None, :, None]
-        i = torch.arange(int(g), dtype=torch.float64)[None, None, :]
+        p = np.arange(pooled_size, dtype=np.float64)[None, :, None]
+        i = np.arange(int(g), dtype=np.float64)[None, None, :]
         t = (s + p * b) + ((i + 0.5) * b) / g
         inside = (t >= -1.0) & (t <= length)
-        t = torch.clamp(t, min=0.0)
-        lo = torch.floor(t)
+        t = np.maximum(t, 0.0)
+        lo = np.floor(t)
         at_edge = lo >= length - 1
-        lo = torch.where(at_edge, torch.full_like(lo, length - 1), lo)
-        hi = torch.where(at_edge, lo, lo + 1)
-        frac = torch.where(at_edge, torch.zeros_like(t), t - lo)
-        shape = t.shape
-        roi_idx = rois[:, None, None].expand(shape)
-        bin_idx = torch.arange(pooled_size)[None, :, None].expand(shape)
+        lo[at_edge] = length - 1
+        frac = np.where(at_edge, 0.0, t - lo)
+        hi = np.where(at_edge, lo, lo + 1)
+        row = (rois[:, None, None] * pooled_size + np.arange(pooled_size)[None, :, None]) * length
         for col, weight in ((lo, 1.0 - frac), (hi, frac)):
             keep = inside & (weight != 0)
-            pieces.append((roi_idx[keep], bin_idx[keep], col[keep].long(), weight[keep] / g))
-    if not pieces:
-        empty = torch.zeros(0, dtype=torch.long)
-        return empty, empty, empty, torch.zeros(0, dtype=torch.float64)
-    roi, bin_, col, weight = (torch.cat(parts) for parts in zip(*pieces))
-    return roi, bin_, col, weight
+            keys.append((row + col.astype(np.int64))[keep])
+            weights.append(weight[keep] / g)
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, np.zeros(0)
+    key, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    weight = np.bincount(inverse.reshape(-1), weights=np.concatenate(weights), minlength=key.size)
+    return key // (pooled_size * length), (key // length) % pooled_size, key % length, weight
 
 
-def align1d_weights(starts: torch.Tensor, ends: torch.Tensor, length: int, pooled_size: int,
+def align1d_weights(starts: ArrayLike, ends: ArrayLike, length: int, pooled_size: int,
                     sampling_ratio: int = 0) -> torch.Tensor:
     """Dense float64 interpolation matrix ``W [K, P, T]`` of Align1D for the given rois."""
     roi, bin_, col, weight = align1d_samples(starts, ends, length, pooled_size, sampling_ratio)
-    num_rois = torch.as_tensor(starts).numel()
-    flat = torch.zeros(num_rois * pooled_size * length, dtype=torch.float64)
-    flat.index_add_(0, (roi * pooled_size + bin_) * length + col, weight)
-    return flat.view(num_rois, pooled_size, length)
+    num_rois = _as_float64(starts).size
+    dense = np.zeros((num_rois, pooled_size, length))
+    dense[roi, bin_, col] = weight
+    return torch.from_numpy(dense)
+
+
+def _as_float64(values: ArrayLike) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
 def align1d(x: torch.Tensor, rois: torch.Tensor, pooled_size: int,
@@ -146,19 +157,19 @@ class Align1D(nn.Module):
 
 
 def gtad_anchor_bounds(temporal_dim: int, max_duration: int,
-                       expand_ratio: float = 0.5) -> Tuple[torch.Tensor, torch.Tensor]:
+                       expand_ratio: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
     """SGAlign roi bounds ``[D, T]`` (duration d, start s), float64.
 
     Cell (d, s) covers snippets s .. s+d (inclusive end) and is widened by ``expand_ratio * (d+1)``
     on both sides: ``[s - (d+1)/2, s + d + (d+1)/2]`` for the official 0.5. Cells with
     ``s + d >= T`` get the official ``(0, 0)`` roi (still aligned: length clamps to 1).
     """
-    d = torch.arange(max_duration, dtype=torch.float64)[:, None]
-    s = torch.arange(temporal_dim, dtype=torch.float64)[None, :]
+    d = np.arange(max_duration, dtype=np.float64)[:, None]
+    s = np.arange(temporal_dim, dtype=np.float64)[None, :]
     center_len = d + 1
     valid = (s + d) < temporal_dim
-    starts = torch.where(valid, s - center_len * expand_ratio, torch.zeros(()).double())
-    ends = torch.where(valid, (s + d) + center_len * expand_ratio, torch.zeros(()).double())
+    starts = np.where(valid, s - center_len * expand_ratio, 0.)
+    ends = np.where(valid, (s + d) + center_len * expand_ratio, 0.)
     return starts, ends
 
 
@@ -183,15 +194,20 @@ def sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor], dense: torch.Tensor
     return SparseOperator.apply(dense.contiguous(), matrix[0], matrix[1])
 
 
-def _csr_pair(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: Tuple[int, int],
+def _csr_pair(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: Tuple[int, int],
               dtype: torch.dtype, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(A, A^T) as CSR from unique (row, col) entries; sorting makes the layout deterministic."""
+    """(A, A^T) as CSR from unique (row, col) entries, sorted so the layout is deterministic."""
     pairs = []
     for r, c, (n_r, n_c) in ((rows, cols, shape), (cols, rows, shape[::-1])):
-        order = torch.argsort(r * n_c + c)
-        coo = torch.sparse_coo_tensor(torch.stack([r[order], c[order]]), values[order],
-                                      (n_r, n_c), is_coalesced=True)
-        pairs.append(coo.to_sparse_csr().to(device=device, dtype=dtype))
+        order = np.argsort(r * n_c + c, kind='stable')
+        crow = np.zeros(n_r + 1, dtype=np.int64)
+        crow[1:] = np.cumsum(np.bincount(r, minlength=n_r))
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='Sparse CSR tensor support is in beta')
+            csr = torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(c[order]),
+                                          torch.from_numpy(values[order]), (n_r, n_c),
+                                          check_invariants=True)
+        pairs.append(csr.to(device=device, dtype=dtype))
     return pairs[0], pairs[1]
 
 
@@ -217,23 +233,6 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 
-def _cell_terms(temporal_dim: int, max_duration: int, bins: int, sampling_ratio: int,
-                expand_ratio: float) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                              torch.Tensor]:
-    """Merged (cell, bin, col, weight) terms, cell = d * T + s, for one bin count."""
-    starts, ends = gtad_anchor_bounds(temporal_dim, max_duration, expand_ratio)
-    cell, bin_, col, weight = align1d_samples(starts.reshape(-1), ends.reshape(-1), temporal_dim,
-                                              bins, sampling_ratio)
-    # Merge repeated (cell, bin, col) terms: dense per-cell rows, summed in a fixed order.
-    key = (cell * bins + bin_) * temporal_dim + col
-    uniq, inverse = torch.unique(key, return_inverse=True)
-    merged = torch.zeros(uniq.numel(), dtype=torch.float64).index_add_(0, inverse, weight)
-    col = uniq % temporal_dim
-    bin_ = (uniq // temporal_dim) % bins
-    cell = uniq // (temporal_dim * bins)
-    return cell, bin_, col, merged
-
-
 def sgalign_matrices(temporal_dim: int, max_duration: int, inner_bins: int, context_bins: int,
                      sampling_ratio: int = 0, expand_ratio: float = 0.5,
                      dtype: torch.dtype = torch.float32,
@@ -248,18 +247,20 @@ def sgalign_matrices(temporal_dim: int, max_duration: int, inner_bins: int, cont
         return hit
     num_cells = temporal_dim * max_duration
     total_bins = inner_bins + context_bins
+    starts, ends = gtad_anchor_bounds(temporal_dim, max_duration, expand_ratio)
     fused_terms = []
     plain = []
     for offset, bins in ((0, inner_bins), (inner_bins, context_bins)):
         if bins == 0:
             plain.append(None)
             continue
-        cell, bin_, col, weight = _cell_terms(temporal_dim, max_duration, bins, sampling_ratio,
-                                              expand_ratio)
+        # cell = d * T + s
+        cell, bin_, col, weight = align1d_samples(starts, ends, temporal_dim, bins,
+                                                  sampling_ratio)
         fused_terms.append((cell, (offset + bin_) * temporal_dim + col, weight))
         plain.append(_csr_pair(bin_ * num_cells + cell, col, weight,
                                (bins * num_cells, temporal_dim), dtype, device))
-    rows, cols, values = (torch.cat(parts) for parts in zip(*fused_terms))
+    rows, cols, values = (np.concatenate(parts) for parts in zip(*fused_terms))
     fused = _csr_pair(rows, cols, values, (num_cells, total_bins * temporal_dim), dtype, device)
     result = SGAlignMatrices(temporal_dim, max_duration, inner_bins, context_bins, fused,
                              plain[0], plain[1])

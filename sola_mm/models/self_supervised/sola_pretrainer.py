@@ -46,7 +46,8 @@ class SoLaPretrainer(BaseModel):
     Args:
         neck: config of the neck, e.g. ``dict(type='SoLa', in_channels=400, hidden_channels=512)``.
             It must keep the shape [B, C, W] and expose ``in_channels`` and, for the ``vnr``
-            diagnostic, ``vector_norm_ratio(x)``.
+            diagnostic, ``vector_norm_ratio(x, gated=None)`` (and preferably
+            ``forward_with_gate(x)``, which saves a second pass of the conv stack).
         projector_hidden: P, hidden width of the projection head g (authors: 512).
         loss: config of the Similarity Matching loss (S, step, step_start, K).
         data_preprocessor: mmengine data preprocessor config (default: moves data to the device).
@@ -92,35 +93,44 @@ class SoLaPretrainer(BaseModel):
     def similarity_outputs(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Every intermediate of one Similarity Matching pass on windows ``x`` [B, C, W].
 
-        Returns ``out`` [B, C, W] (neck output), ``z`` and ``gz`` [B, S, C], ``cos``, ``prob``
+        Returns ``out`` [B, C, W] (neck output), ``gated`` (its branch tanh(alpha) f(x), or None
+        for a neck without ``forward_with_gate``), ``z`` and ``gz`` [B, S, C], ``cos``, ``prob``
         [B, S, S], ``target`` [S, S] and ``loss`` (scalar). Useful for TSM figures and tests.
         """
         if x.shape[-1] < self.loss_module.min_window:
             raise ValueError(f'SoLaPretrainer: windows of {x.shape[-1]} snippets are shorter than the '
                              f'{self.loss_module.min_window} the loss gathers from; set the dataset '
                              '`window` >= step*(num_positions-1)+step_start+1')
-        out = self.neck(x)
+        if hasattr(self.neck, 'forward_with_gate'):
+            out, gated = self.neck.forward_with_gate(x)
+        else:
+            out, gated = self.neck(x), None
         z = self.normalize(self.loss_module.gather(out))
         gz = self.projector(z)
-        return dict(out=out, z=z, gz=gz, **self.loss_module.maps(z, gz))
+        return dict(out=out, gated=gated, z=z, gz=gz, **self.loss_module.maps(z, gz))
 
     @torch.no_grad()
-    def vector_norm_ratio(self, x: torch.Tensor) -> torch.Tensor:
-        """The authors' diagnostic ``vnr`` (see the neck), detached."""
-        return self.neck.vector_norm_ratio(x).detach()
+    def vector_norm_ratio(self, x: torch.Tensor,
+                          gated: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The authors' diagnostic ``vnr`` (see the neck), detached; ``gated`` (the neck's
+        tanh(alpha) f(x) from the same forward) saves recomputing the conv stack."""
+        if gated is None:
+            return self.neck.vector_norm_ratio(x).detach()
+        return self.neck.vector_norm_ratio(x, gated.detach()).detach()
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Inputs, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         x = self.stack_inputs(inputs)
         outputs = self.similarity_outputs(x)
-        return dict(loss_sm=outputs['loss'], vnr=self.vector_norm_ratio(x))
+        return dict(loss_sm=outputs['loss'], vnr=self.vector_norm_ratio(x, outputs['gated']))
 
     def predict(self, inputs: Inputs, data_samples: Optional[list] = None) -> List[dict]:
         sequences = [inputs[i] for i in range(len(inputs))]  # a [B, C, T] tensor or a list
         results = []
         for i, seq in enumerate(sequences):
             feature = self.neck(self.stack_inputs(seq))[0]
-            meta = dict(data_samples[i].metainfo) if data_samples is not None else {}
+            sample = data_samples[i] if data_samples is not None else {}
+            meta = dict(sample.metainfo if hasattr(sample, 'metainfo') else sample)
             results.append(dict(meta, feature=feature.detach().cpu()))
         return results
 

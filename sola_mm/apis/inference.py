@@ -1,0 +1,57 @@
+"""Apply a (neck +) localizer checkpoint to one video's feature file and return proposals."""
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Union
+
+import torch
+from mmengine.config import Config
+
+from ..datasets.feature_io import load_features, resize_features
+from .enhance import data_spec
+
+
+def init_localizer(config: Union[str, Config], checkpoint: Optional[str] = None,
+                   device: str = 'cpu') -> torch.nn.Module:
+    """Build ``config.model`` (e.g. NeckLocalizer), load ``checkpoint`` (weights only), eval mode.
+    The config is kept as ``model.cfg``."""
+    import sola_mm  # noqa: F401  (registration)
+    from mmaction.registry import MODELS
+    from ..engine.checkpoint import load_checkpoint_file, state_dict_of
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    model_cfg = cfg.model.copy()
+    if model_cfg.get('neck'):
+        model_cfg.neck = dict(model_cfg.neck, pretrained=None)
+    model = MODELS.build(model_cfg)
+    if checkpoint:
+        model.load_state_dict(state_dict_of(load_checkpoint_file(checkpoint)), strict=True)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def inference_localizer(model: torch.nn.Module, feature_file: str,
+                        video_info: Optional[dict] = None) -> List[dict]:
+    """Proposals ``[{score, segment: [start_s, end_s]}, ...]`` for one feature file.
+
+    ``video_info`` (e.g. the video's annotation entry) gives ``duration_second`` and the frame
+    counts; without it the video is taken to last one second per snippet. Features are resized to
+    the config's ``temporal_scale`` as the test pipeline does.
+    """
+    from mmaction.structures import ActionDataSample
+    spec = data_spec(model.cfg) if hasattr(model, 'cfg') else {}
+    video = os.path.splitext(os.path.basename(feature_file))[0]
+    feats = load_features(feature_file, video=video, feat_dim=spec.get('feat_dim'))
+    info = dict(video_name=video, duration_second=float(feats.shape[0]))
+    info.update(video_info or {})
+    info.setdefault('duration_frame', info.get('feature_frame', feats.shape[0]))
+    info.setdefault('feature_frame', info['duration_frame'])
+    info.setdefault('annotations', [])
+    if spec.get('temporal_scale'):
+        feats = resize_features(feats, spec['temporal_scale'])
+    sample = ActionDataSample()
+    sample.set_metainfo(info)
+    device = next(model.parameters()).device
+    inputs = [torch.from_numpy(feats.T.copy()).to(device)]
+    results = model(inputs, [sample], mode='predict')
+    return results[0]['proposal_list']

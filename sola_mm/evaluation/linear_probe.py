@@ -1,0 +1,204 @@
+"""Linear evaluation of snippet features (the SoLa paper's protocol), pure torch + numpy.
+
+Labels (one per snippet, at the feature rate of each video)
+-----------------------------------------------------------
+A video with T feature snippets covers ``corrected_second = feature_frame / duration_frame *
+duration_second`` seconds (MMAction2's / G-TAD's rule, see docs/architecture.md). Snippet ``t``
+(0-based) covers ``[t, t + 1) * corrected_second / T`` seconds; its label is **1 (action) when its
+centre** ``(t + 0.5) * corrected_second / T`` **lies inside a ground-truth segment**
+``start <= centre <= end`` (closed interval), else 0 (background). The action category of a snippet
+is the label of the segment holding its centre (the first one when segments overlap).
+
+A snippet is *near a boundary* when its centre, in snippet units, is within ``k`` snippets of the
+start or end of any ground-truth segment: ``min_b |(t + 0.5) - b * T / corrected_second| <= k``.
+
+Protocol (paper defaults, all arguments)
+----------------------------------------
+Features L2-normalised per snippet; ``Linear(C -> 2)``; cross-entropy; SGD lr 0.01, momentum 0.9;
+batch 256 (shuffled); 16 epochs. After every epoch the probe is scored on the validation snippets;
+the **score is the mean validation accuracy over epochs 6..15** (0-based, both ends included, i.e.
+the last 10 of 16). The same averaging is applied to every extra number:
+
+- ``acc_boundary``: accuracy on validation snippets near a boundary (``k`` snippets, default 2);
+- ``acc_action`` / ``acc_background``: accuracy on action / background snippets (per binary class);
+- ``acc_class/<category>``: accuracy on all snippets (action and background) of validation videos
+  whose first annotation has that category (ActivityNet videos hold one category).
+
+Deterministic for a given ``seed``: the probe's initial weights and the shuffling come from a
+private generator; the global torch RNG is left untouched (``fork_rng``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BACKGROUND = -1
+
+
+def corrected_seconds(info: dict) -> float:
+    """Seconds covered by the features: ``feature_frame / duration_frame * duration_second``."""
+    duration = float(info['duration_second'])
+    frames = info.get('duration_frame')
+    feature_frames = info.get('feature_frame', frames)
+    if not frames or not feature_frames:
+        return duration
+    return float(feature_frames) / float(frames) * duration
+
+
+def snippet_labels(num_snippets: int, info: dict, k: int = 2,
+                   class_index: Optional[Dict[str, int]] = None
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-snippet labels of one video (see the module docstring for the rule).
+
+    Args:
+        num_snippets: T, the number of feature snippets.
+        info: annotation entry with ``duration_second`` (and ``duration_frame``,
+            ``feature_frame``) and ``annotations`` (``[{segment: [s, e] seconds, label}]``).
+        k: boundary neighbourhood in snippets.
+        class_index: category name -> index (unknown names get ``BACKGROUND``).
+
+    Returns:
+        ``(binary [T] int64, category [T] int64 (BACKGROUND outside actions), near_boundary [T]
+        bool)``.
+    """
+    seconds = corrected_seconds(info)
+    if num_snippets < 1 or seconds <= 0:
+        raise ValueError(f'video {info.get("video_name", "?")}: {num_snippets} snippets over '
+                         f'{seconds} s; cannot label snippets')
+    centres = (np.arange(num_snippets) + 0.5) * seconds / num_snippets
+    binary = np.zeros(num_snippets, dtype=np.int64)
+    category = np.full(num_snippets, BACKGROUND, dtype=np.int64)
+    boundaries: List[float] = []
+    for ann in info.get('annotations', []):
+        start, end = (float(v) for v in ann['segment'])
+        inside = (centres >= start) & (centres <= end)
+        cid = (class_index or {}).get(ann.get('label'), BACKGROUND)
+        category[inside & (binary == 0)] = cid
+        binary[inside] = 1
+        boundaries += [start, end]
+    if boundaries:
+        b = np.asarray(boundaries) * num_snippets / seconds
+        dist = np.abs((np.arange(num_snippets) + 0.5)[:, None] - b[None]).min(axis=1)
+        near = dist <= k
+    else:
+        near = np.zeros(num_snippets, dtype=bool)
+    return binary, category, near
+
+
+@dataclass
+class ProbeSet:
+    """Snippets of a set of videos: features ``x`` [N, C] and their labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    near_boundary: torch.Tensor
+    video_class: torch.Tensor  # category of the snippet's video (first annotation), -1 if none
+    class_names: List[str] = field(default_factory=list)
+
+
+def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
+                    class_names: Optional[Sequence[str]] = None) -> ProbeSet:
+    """Stack videos given as ``(features [T, C], annotation info)`` into a ProbeSet."""
+    videos = list(videos)
+    if not videos:
+        raise ValueError('linear probe: no video to build snippets from')
+    if class_names is None:
+        class_names = sorted({a['label'] for _, info in videos for a in info.get('annotations', [])})
+    class_index = {name: i for i, name in enumerate(class_names)}
+    xs, ys, nears, vcls = [], [], [], []
+    width = None
+    for feats, info in videos:
+        feats = np.asarray(feats, dtype=np.float32)
+        if feats.ndim != 2 or (width is not None and feats.shape[1] != width):
+            raise ValueError(f'linear probe: video {info.get("video_name", "?")} has features of '
+                             f'shape {list(feats.shape)}; expected [T, {width or "C"}]')
+        width = feats.shape[1]
+        binary, _, near = snippet_labels(feats.shape[0], info, k, class_index)
+        anns = info.get('annotations') or []
+        cid = class_index.get(anns[0]['label'], BACKGROUND) if anns else BACKGROUND
+        xs.append(feats)
+        ys.append(binary)
+        nears.append(near)
+        vcls.append(np.full(feats.shape[0], cid, dtype=np.int64))
+    return ProbeSet(torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)),
+                    torch.from_numpy(np.concatenate(nears)), torch.from_numpy(np.concatenate(vcls)),
+                    list(class_names))
+
+
+def _accuracies(correct: torch.Tensor, data: ProbeSet) -> Dict[str, float]:
+    def mean(mask: torch.Tensor) -> float:
+        return float(correct[mask].float().mean()) if bool(mask.any()) else float('nan')
+
+    out = dict(acc=float(correct.float().mean()), acc_boundary=mean(data.near_boundary),
+               acc_action=mean(data.y == 1), acc_background=mean(data.y == 0))
+    for i, name in enumerate(data.class_names):
+        out[f'acc_class/{name}'] = mean(data.video_class == i)
+    return out
+
+
+def linear_probe(train: ProbeSet, val: ProbeSet, epochs: int = 16, lr: float = 0.01,
+                 momentum: float = 0.9, batch_size: int = 256,
+                 score_epochs: Tuple[int, int] = (6, 15), normalize: bool = True,
+                 seed: int = 0) -> Dict[str, object]:
+    """Fit ``Linear(C -> 2)`` on ``train`` snippets, score on ``val`` after every epoch.
+
+    Returns a dict with ``score`` (mean val accuracy over ``score_epochs``, 0-based inclusive),
+    the other accuracies averaged the same way (module docstring), ``per_epoch`` (a list of
+    per-epoch dicts) and ``num_train`` / ``num_val`` snippet counts.
+    """
+    first, last = score_epochs
+    if not 0 <= first <= last < epochs:
+        raise ValueError(f'linear probe: score_epochs {score_epochs} must lie within the '
+                         f'{epochs} epochs (0-based, inclusive)')
+    x_train, x_val = train.x.float(), val.x.float()
+    if x_train.shape[1] != x_val.shape[1]:
+        raise ValueError(f'linear probe: train features have {x_train.shape[1]} channels, val '
+                         f'features {x_val.shape[1]}')
+    if normalize:
+        x_train, x_val = F.normalize(x_train, dim=1), F.normalize(x_val, dim=1)
+    per_epoch: List[Dict[str, float]] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        probe = nn.Linear(x_train.shape[1], 2)
+        optim = torch.optim.SGD(probe.parameters(), lr=lr, momentum=momentum)
+        for _ in range(epochs):
+            order = torch.randperm(len(x_train), generator=gen)
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                loss = F.cross_entropy(probe(x_train[idx]), train.y[idx])
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+            with torch.no_grad():
+                correct = probe(x_val).argmax(1) == val.y
+            per_epoch.append(_accuracies(correct, val))
+    window = per_epoch[first:last + 1]
+    result: Dict[str, object] = {}
+    for key in per_epoch[0]:
+        values = [e[key] for e in window]
+        result[key] = float(np.mean(values))
+    result['score'] = result.pop('acc')
+    result.update(per_epoch=per_epoch, num_train=len(x_train), num_val=len(x_val))
+    return result
+
+
+def format_side_by_side(results: Dict[str, Dict[str, object]], digits: int = 4) -> str:
+    """A text table with one column per result (e.g. ``{'raw': ..., 'SoLa': ...}``)."""
+    names = list(results)
+    keys = ['score', 'acc_boundary', 'acc_action', 'acc_background']
+    keys += sorted({k for r in results.values() for k in r if k.startswith('acc_class/')})
+    width = max(len(k) for k in keys) + 2
+    lines = ['metric'.ljust(width) + ''.join(n.rjust(12) for n in names)]
+    for key in keys:
+        cells = []
+        for n in names:
+            value = results[n].get(key)
+            cells.append(('-' if value is None else f'{value:.{digits}f}').rjust(12))
+        lines.append(key.ljust(width) + ''.join(cells))
+    return '\n'.join(lines)

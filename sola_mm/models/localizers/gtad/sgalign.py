@@ -1,0 +1,127 @@
+"""SGAlign (sub-graph of interest alignment) and its memory-light fused form.
+
+Every proposal cell (d, s) is described by ``inner_bins`` Align1D bins of the GCNeXt features and
+``context_bins`` bins of the context features (the mean of each snippet's 3 nearest neighbours,
+computed on the same features), both over the widened anchor ``[s - (d+1)/2, s + d + (d+1)/2]``.
+The official output is ``[B, C * (Ri + Rc), D, T]`` with channel ``c * (Ri + Rc) + r``, which the
+head's first 1x1 conv (``localization.0``) reduces to ``h3d`` channels.
+
+Both steps are linear, so the fused path applies the conv weights per bin to the ``[B, C, T]``
+features first (``Z [B, h3d, Ri + Rc, T]``) and then the fixed interpolation matrices, never
+materialising the ``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet training shape in
+float32). The plain path (``fused=False``) materialises it like the official code.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from sola_mm.models.ops.align1d import SGAlignMatrices, sgalign_matrices, sparse_matmul
+from .gcnext import gather_neighbours, knn_indices
+
+__all__ = ['SGAlign']
+
+
+class SGAlign(nn.Module):
+    """Parameter-free SGAlign on ``[B, C, T]`` GCNeXt features.
+
+    Args:
+        temporal_dim: T. max_duration: D (<= T).
+        inner_bins, context_bins: Ri and Rc (official 32/4 for ActivityNet, 16/16 for THUMOS).
+        k: neighbours of the context graph. sampling_ratio: Align1D samples per bin (0 =
+        adaptive). expand_ratio: anchor widening on each side, times (d + 1).
+    """
+
+    def __init__(self, temporal_dim: int, max_duration: int, inner_bins: int = 32,
+                 context_bins: int = 4, k: int = 3, sampling_ratio: int = 0,
+                 expand_ratio: float = 0.5) -> None:
+        super().__init__()
+        if not 1 <= max_duration <= temporal_dim:
+            raise ValueError(f'SGAlign: need 1 <= max_duration <= temporal_dim, got D='
+                             f'{max_duration}, T={temporal_dim}')
+        if inner_bins < 1 or context_bins < 0:
+            raise ValueError(f'SGAlign: need inner_bins >= 1 and context_bins >= 0, got '
+                             f'{inner_bins}, {context_bins}')
+        self.temporal_dim = temporal_dim
+        self.max_duration = max_duration
+        self.inner_bins = inner_bins
+        self.context_bins = context_bins
+        self.k = k
+        self.sampling_ratio = sampling_ratio
+        self.expand_ratio = expand_ratio
+
+    @property
+    def bins(self) -> int:
+        return self.inner_bins + self.context_bins
+
+    def matrices(self, like: torch.Tensor) -> SGAlignMatrices:
+        return sgalign_matrices(self.temporal_dim, self.max_duration, self.inner_bins,
+                                self.context_bins, self.sampling_ratio, self.expand_ratio,
+                                like.dtype, like.device)
+
+    def context(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Context features ``[B, C, T]`` (mean of the kNN of ``x``, self included) and the kNN
+        indices ``[B, T, k]``."""
+        idx = knn_indices(x, self.k)
+        return gather_neighbours(x, idx).mean(dim=-1), idx
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[2] != self.temporal_dim:
+            raise ValueError(f'SGAlign expects features [B, C, {self.temporal_dim}], got '
+                             f'{list(x.shape)}')
+
+    def _sources(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        return x, (self.context(x)[0] if self.context_bins else None)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Plain SGAlign output ``[B, C * (Ri + Rc), D, T]``, channel ``c * (Ri + Rc) + r``."""
+        self._check(x)
+        batch, channels, length = x.shape
+        mats = self.matrices(x)
+        parts = []
+        for source, matrix, bins in zip(self._sources(x), (mats.inner, mats.context),
+                                        (self.inner_bins, self.context_bins)):
+            if source is None:
+                continue
+            cols = source.permute(2, 0, 1).reshape(length, batch * channels)
+            parts.append(sparse_matmul(matrix, cols).view(bins, self.max_duration, length,
+                                                           batch, channels))
+        feats = torch.cat(parts, dim=0)  # [R, D, T, B, C]
+        return feats.permute(3, 4, 0, 1, 2).reshape(batch, channels * self.bins,
+                                                    self.max_duration, length)
+
+    def project(self, x: torch.Tensor, weight: torch.Tensor,
+                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Fused ``conv1x1(features(x))``: ``[B, C, T] -> [B, h, D, T]``.
+
+        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``. Computes
+        ``Z[r, t, b, h] = sum_c weight[h, c, r] x_r[b, c, t]`` and then the fixed interpolation,
+        ``out[(d, s), (b, h)] = sum_(r, t) A[(d, s), (r, t)] Z[(r, t), (b, h)]``.
+        """
+        self._check(x)
+        batch, channels, length = x.shape
+        hidden = weight.shape[0]
+        if weight[0].numel() != channels * self.bins:
+            raise ValueError(f'SGAlign.project: weight has {weight[0].numel()} input channels, '
+                             f'expected C * (Ri + Rc) = {channels} * {self.bins}')
+        per_bin = weight.reshape(hidden, channels, self.bins).permute(2, 0, 1)  # [R, h, C]
+        zs = []
+        for source, bins_slice in zip(self._sources(x),
+                                      (slice(0, self.inner_bins), slice(self.inner_bins, None))):
+            if source is None:
+                continue
+            cols = source.permute(1, 0, 2).reshape(channels, batch * length)
+            z = torch.matmul(per_bin[bins_slice], cols)  # [r, h, B * T]
+            zs.append(z.view(-1, hidden, batch, length).permute(0, 3, 2, 1))  # [r, T, B, h]
+        z = torch.cat(zs, dim=0).reshape(self.bins * length, batch * hidden)
+        out = sparse_matmul(self.matrices(x).fused, z)  # [(d, s), (b, h)]
+        out = out.view(self.max_duration, length, batch, hidden).permute(2, 3, 0, 1)
+        if bias is not None:
+            out = out + bias.view(1, -1, 1, 1)
+        return out
+
+    def extra_repr(self) -> str:
+        return (f'T={self.temporal_dim}, D={self.max_duration}, inner_bins={self.inner_bins}, '
+                f'context_bins={self.context_bins}, k={self.k}')

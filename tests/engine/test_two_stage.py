@@ -1,0 +1,38 @@
+"""The real SoLa config, pointed at tiny data: stage 1 runs inside stage 2, is reused on a second
+run, and the frozen neck of stage 2 holds exactly the stage-1 weights."""
+import json
+import os
+
+import torch
+
+from tests.conftest import demo_cfg_options, run_tool
+
+STAGE1 = ['sola_stage1.cfg_options.train_cfg.max_epochs=3',
+          'sola_stage1.cfg_options.train_dataloader.batch_size=8',
+          'sola_stage1.cfg_options.train_dataloader.num_workers=0',
+          'sola_stage1.cfg_options.train_dataloader.persistent_workers=False',
+          'sola_stage1.cfg_options.train_dataloader.dataset.window=12',
+          'sola_stage1.cfg_options.model.loss.num_positions=4',
+          'sola_stage1.cfg_options.model.loss.step_start=2',
+          'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
+          'model.neck.in_channels=32', 'model.neck.hidden_channels=16']
+
+
+def test_sola_bmn_real_config_two_stages(tiny_anet, tmp_path):
+    work = tmp_path / 'work'
+    args = ['tools/train.py', 'configs/sola_bmn_anet.py', '--work-dir', str(work),
+            '--cfg-options'] + demo_cfg_options(tiny_anet) + STAGE1
+    first = run_tool(args)
+    assert 'SoLa stage 1 (Similarity Matching) starts' in first.stdout + first.stderr
+    marker = json.load(open(work / 'sola_stage1' / 'stage1_done.json'))
+    stage1 = torch.load(marker['checkpoint'], weights_only=True)['state_dict']
+    stage2 = torch.load(str(work / 'epoch_2.pth'), weights_only=True)['state_dict']
+    neck_keys = [k for k in stage2 if k.startswith('neck.')]
+    assert neck_keys
+    for key in neck_keys:
+        assert torch.equal(stage1[key], stage2[key]), key
+    assert float(stage1['neck.alpha']) != 0.0  # stage 1 did train the gate
+
+    second = run_tool(args)
+    assert 'reusing finished SoLa stage 1' in second.stdout + second.stderr
+    assert os.path.isfile(work / 'epoch_2.pth')
