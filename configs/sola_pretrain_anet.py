@@ -19,8 +19,8 @@ train_dataloader = dict(
                  data_prefix=dict(feature={{_base_.feature_dir}}),
                  feature_ext={{_base_.feature_ext}}, feat_dim={{_base_.feat_dim}},
                  temporal_scale={{_base_.temporal_scale}}, window=23))
-# Checkpoint choice (paper): every 10 epochs (train_cfg.val_interval) a linear probe is fitted on the
-# SoLa output of the train videos and scored on the val videos (whole videos, no windowing);
+# Checkpoint choice (paper): every 10 epochs (train_cfg.val_interval) a linear probe is fitted on
+# the SoLa output of the train videos and scored on the val videos (whole videos, no windowing);
 # CheckpointHook keeps the best by `probe/score` and SoLaStage1Hook hands that one to stage 2.
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False,
@@ -32,7 +32,7 @@ val_dataloader = dict(
 val_cfg = dict(type='ValLoop')
 val_evaluator = dict(_delete_=True, type='LinearProbeMetric', prefix='probe', boundary_k=2,
                      epochs=16, lr=0.01, momentum=0.9, batch_size=256, score_epochs=(6, 15),
-                     seed=0)
+                     seed=0, compare_raw=True, per_class=False)
 test_dataloader = None
 test_cfg = None
 test_evaluator = None

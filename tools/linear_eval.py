@@ -7,10 +7,12 @@
 CONFIG is a stage-2 config (``model.neck`` + train/val dataloaders) or the stage-1 config. The
 probe is fitted on the train annotation file's videos and scored on the val file's. Without
 ``--checkpoint`` the tool uses ``sola_stage1.checkpoint`` of the config or the finished stage 1
-under ``--work-dir`` (``sola_stage1/stage1_done.json``); with none of them only raw features are
-probed. See ``sola_mm/evaluation/linear_probe.py`` for the labelling rule and the score.
+under ``--work-dir`` (the checkpoint a stage-2 run chose, or the best one of a stage-1-alone run);
+with none of them only raw features are probed. See ``sola_mm/evaluation/linear_probe.py`` for
+the labelling rule and the score, and docs/protocol.md for the whole protocol.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -48,17 +50,32 @@ def parse_args(argv=None):
 
 
 def find_checkpoint(cfg, args):
+    """The SoLa checkpoint to probe: ``--checkpoint``; else ``sola_stage1.checkpoint`` of the
+    config; else, in ``--work-dir``, the stage-1 checkpoint a stage-2 run chose
+    (``sola_stage1/stage1_done.json``), the best checkpoint of a stage-1-alone run
+    (``best_probe_score_epoch_*.pth``, its ``last_checkpoint`` when it kept none); else None."""
     if args.checkpoint:
         return args.checkpoint
     spec = cfg.get('sola_stage1') or {}
     if spec.get('checkpoint'):
         return spec['checkpoint']
-    if args.work_dir:
-        marker = osp.join(args.work_dir, spec.get('work_subdir', 'sola_stage1'), 'stage1_done.json')
-        if osp.isfile(marker):
-            with open(marker) as f:
-                return json.load(f)['checkpoint']
-    return None
+    if not args.work_dir:
+        return None
+    marker = osp.join(args.work_dir, spec.get('work_subdir', 'sola_stage1'), 'stage1_done.json')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            return json.load(f)['checkpoint']
+    if cfg.get('model', {}).get('type') == 'SoLaPretrainer':  # tools/train.py on stage 1 alone
+        best = sorted(glob.glob(osp.join(args.work_dir, 'best_probe_score_epoch_*.pth')),
+                      key=osp.getmtime)
+        if best:
+            return best[-1]
+        pointer = osp.join(args.work_dir, 'last_checkpoint')
+        if osp.isfile(pointer):
+            with open(pointer) as f:
+                return f.read().strip()
+    raise FileNotFoundError(f'--work-dir {args.work_dir}: no finished SoLa stage 1 there (no '
+                            f'{marker}, no stage-1 checkpoint); pass --checkpoint')
 
 
 def main(argv=None):

@@ -9,7 +9,6 @@ lines at the boundaries). Videos are looked up in the config's train and val ann
 ``--temporal-scale``: -1 (default) resizes as the config does, 0 keeps the native length.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 

@@ -75,7 +75,8 @@ def build_frozen_neck(cfg: Union[Config, dict], checkpoint: Optional[str] = None
 @torch.no_grad()
 def apply_neck(neck: torch.nn.Module, feats: np.ndarray) -> np.ndarray:
     """``[T, C]`` features -> the neck's ``[T, C]`` output (one whole sequence, one pass)."""
-    x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)).t()[None]
+    # a copy: load_features may return a read-only memmap
+    x = torch.from_numpy(np.array(feats, dtype=np.float32, order='C')).t()[None]
     device = next(neck.parameters()).device
     return neck(x.to(device))[0].t().cpu().numpy().astype(np.float32)
 

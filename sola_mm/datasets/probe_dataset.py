@@ -47,7 +47,8 @@ class LinearProbeDataset(ANetFeatureDataset):
         self.train_ann_file = train_ann_file
         self.max_videos = max_videos
         if pipeline is None:
-            pipeline = [dict(type='LoadTALFeature', feat_dim=feat_dim, temporal_scale=temporal_scale),
+            pipeline = [dict(type='LoadTALFeature', feat_dim=feat_dim,
+                             temporal_scale=temporal_scale),
                         dict(type='PackLocalizationInputs', keys=(), meta_keys=PROBE_META_KEYS)]
         super().__init__(ann_file=ann_file, pipeline=pipeline, data_prefix=data_prefix,
                          feature_ext=feature_ext, test_mode=True, **kwargs)

@@ -24,6 +24,9 @@ the last 10 of 16). The same averaging is applied to every extra number:
 - ``acc_class/<category>``: accuracy on all snippets (action and background) of validation videos
   whose first annotation has that category (ActivityNet videos hold one category).
 
+A subset with no validation snippet (e.g. no boundary at all) has no accuracy: its key is absent,
+never NaN (the side-by-side table prints ``-``).
+
 Deterministic for a given ``seed``: the probe's initial weights and the shuffling come from a
 private generator; the global torch RNG is left untouched (``fork_rng``).
 """
@@ -108,7 +111,8 @@ def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
     if not videos:
         raise ValueError('linear probe: no video to build snippets from')
     if class_names is None:
-        class_names = sorted({a['label'] for _, info in videos for a in info.get('annotations', [])})
+        class_names = sorted({a['label'] for _, info in videos
+                              for a in info.get('annotations', [])})
     class_index = {name: i for i, name in enumerate(class_names)}
     xs, ys, nears, vcls = [], [], [], []
     width = None
@@ -131,13 +135,17 @@ def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
 
 
 def _accuracies(correct: torch.Tensor, data: ProbeSet) -> Dict[str, float]:
-    def mean(mask: torch.Tensor) -> float:
-        return float(correct[mask].float().mean()) if bool(mask.any()) else float('nan')
-
-    out = dict(acc=float(correct.float().mean()), acc_boundary=mean(data.near_boundary),
-               acc_action=mean(data.y == 1), acc_background=mean(data.y == 0))
+    """Accuracy overall and on each subset of the val snippets. A subset with no snippet (no
+    boundary in the val videos, a class with no val video) has no accuracy: its key is left out
+    rather than set to NaN, so logs, ``save_best`` and the JSON export only hold real numbers."""
+    out = dict(acc=float(correct.float().mean()))
+    subsets = dict(acc_boundary=data.near_boundary, acc_action=data.y == 1,
+                   acc_background=data.y == 0)
     for i, name in enumerate(data.class_names):
-        out[f'acc_class/{name}'] = mean(data.video_class == i)
+        subsets[f'acc_class/{name}'] = data.video_class == i
+    for key, mask in subsets.items():
+        if bool(mask.any()):
+            out[key] = float(correct[mask].float().mean())
     return out
 
 
@@ -189,16 +197,22 @@ def linear_probe(train: ProbeSet, val: ProbeSet, epochs: int = 16, lr: float = 0
 
 
 def format_side_by_side(results: Dict[str, Dict[str, object]], digits: int = 4) -> str:
-    """A text table with one column per result (e.g. ``{'raw': ..., 'SoLa': ...}``)."""
+    """A text table with one column per result (e.g. ``{'raw': ..., 'SoLa': ...}``); with two
+    results a third column holds their difference (second minus first). ``-``: no such number
+    (e.g. no validation snippet near a boundary)."""
     names = list(results)
     keys = ['score', 'acc_boundary', 'acc_action', 'acc_background']
     keys += sorted({k for r in results.values() for k in r if k.startswith('acc_class/')})
+    columns = names + ([f'{names[1]}-{names[0]}'] if len(names) == 2 else [])
     width = max(len(k) for k in keys) + 2
-    lines = ['metric'.ljust(width) + ''.join(n.rjust(12) for n in names)]
+    cell = max(12, max(len(c) for c in columns) + 2)
+    lines = ['metric'.ljust(width) + ''.join(c.rjust(cell) for c in columns)]
     for key in keys:
-        cells = []
-        for n in names:
-            value = results[n].get(key)
-            cells.append(('-' if value is None else f'{value:.{digits}f}').rjust(12))
-        lines.append(key.ljust(width) + ''.join(cells))
+        values = [results[n].get(key) for n in names]
+        cells = [('-' if v is None else f'{v:.{digits}f}') for v in values]
+        if len(names) == 2:
+            a, b = values
+            diff = None if a is None or b is None else round(b - a, digits) + 0.0  # no -0.0
+            cells.append('-' if diff is None else f'{diff:+.{digits}f}')
+        lines.append(key.ljust(width) + ''.join(c.rjust(cell) for c in cells))
     return '\n'.join(lines)

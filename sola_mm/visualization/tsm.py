@@ -28,17 +28,25 @@ def segments_in_snippets(info: dict, num_snippets: int) -> List[Tuple[float, flo
 
 
 def plot_tsm_pair(maps: Dict[str, np.ndarray], segments: Sequence[Tuple[float, float]],
-                  out_file: str, title: str = '', dpi: int = 100) -> str:
-    """Save the maps (e.g. ``{'raw': tsm0, 'SoLa': tsm1}``) side by side to ``out_file`` (PNG)."""
+                  out_file: str, title: str = '', dpi: int = 100,
+                  vmin: Optional[float] = None) -> str:
+    """Save the maps (e.g. ``{'raw': tsm0, 'SoLa': tsm1}``) side by side to ``out_file`` (PNG).
+
+    All maps share one colour scale, ``[vmin, 1]``; ``vmin=None`` takes the smallest value of the
+    maps (classification features are rarely anti-correlated, and a fixed ``[-1, 1]`` scale would
+    wash the structure out)."""
     import matplotlib
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    if vmin is None:
+        vmin = min(float(np.min(m)) for m in maps.values())
+    vmin = min(vmin, 1.0 - 1e-3)
     fig, axes = plt.subplots(1, len(maps), figsize=(4.6 * len(maps), 4.6), squeeze=False)
     for ax, (name, tsm) in zip(axes[0], maps.items()):
         t = tsm.shape[0]
-        image = ax.imshow(tsm, cmap='viridis', vmin=-1, vmax=1, origin='upper',
+        image = ax.imshow(tsm, cmap='viridis', vmin=vmin, vmax=1, origin='upper',
                           extent=(0, t, t, 0), interpolation='nearest')
         bar = max(1.0, 0.03 * t)
         for start, end in segments:
@@ -50,6 +58,7 @@ def plot_tsm_pair(maps: Dict[str, np.ndarray], segments: Sequence[Tuple[float, f
             for v in (start, end):
                 ax.axvline(v, color='white', lw=0.8, ls='--')
                 ax.axhline(v, color='white', lw=0.8, ls='--')
+        ax.tick_params(pad=2 + 72 * 1.2 * bar / t * 3.3)  # tick labels clear of the GT bars
         ax.set_xlim(0, t)
         ax.set_ylim(t, 0)
         ax.set_title(f'{name}', pad=14)

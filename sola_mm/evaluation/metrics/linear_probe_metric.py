@@ -2,8 +2,8 @@
 
 Fed by a ``LinearProbeDataset`` val dataloader (whole videos of the train and val annotation files,
 ``probe_split`` in the metainfo) and a model whose ``predict`` returns one dict per video with the
-enhanced ``feature`` [C, T] and the metainfo (``SoLaPretrainer.predict``). The probe is fitted on the
-``train`` videos and scored on the ``val`` ones (``sola_mm.evaluation.linear_probe``). With the
+enhanced ``feature`` [C, T] and the metainfo (``SoLaPretrainer.predict``). The probe is fitted on
+the ``train`` videos and scored on the ``val`` ones (``sola_mm.evaluation.linear_probe``). With the
 default ``prefix='probe'`` the keys are ``probe/score`` (use ``save_best='probe/score',
 rule='greater'`` in the CheckpointHook), ``probe/acc_boundary``, ``probe/acc_action``, ... and, with
 ``compare_raw``, ``probe/raw_score``: the same probe on the input features (computed once, cached).
@@ -37,6 +37,8 @@ class LinearProbeMetric(BaseMetric):
         boundary_k: "near a boundary" neighbourhood in snippets.
         epochs, lr, momentum, batch_size, score_epochs, normalize, seed: see ``linear_probe``.
         compare_raw: also report ``raw_score``, the probe on the model's inputs.
+        per_class: also report ``acc_class/<category>`` (off by default: ActivityNet would add
+            200 keys to every validation log line; ``tools/linear_eval.py`` prints them).
         prefix: metric key prefix (default ``'probe'``).
     """
 
@@ -45,13 +47,14 @@ class LinearProbeMetric(BaseMetric):
     def __init__(self, boundary_k: int = 2, epochs: int = 16, lr: float = 0.01,
                  momentum: float = 0.9, batch_size: int = 256,
                  score_epochs: Tuple[int, int] = (6, 15), normalize: bool = True, seed: int = 0,
-                 compare_raw: bool = True, collect_device: str = 'cpu',
+                 compare_raw: bool = True, per_class: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.boundary_k = boundary_k
         self.probe_args = dict(epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
                                score_epochs=tuple(score_epochs), normalize=normalize, seed=seed)
         self.compare_raw = compare_raw
+        self.per_class = per_class
         self._raw_result: Optional[Dict[str, Any]] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -81,7 +84,8 @@ class LinearProbeMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         result = self._probe(results, 'feature')
-        metrics = {k: v for k, v in result.items() if isinstance(v, float)}
+        metrics = {k: v for k, v in result.items() if isinstance(v, float)
+                   and (self.per_class or not k.startswith('acc_class/'))}
         if self.compare_raw:
             if self._raw_result is None and all('raw' in r for r in results):
                 self._raw_result = self._probe(results, 'raw')
