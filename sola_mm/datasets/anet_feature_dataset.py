@@ -5,19 +5,23 @@ Annotation file (MMAction2 / BSN layout), one entry per video keyed ``v_<id>``::
     {"v_abc": {"duration_second": 82.7, "duration_frame": 2481, "feature_frame": 2480,
                "annotations": [{"segment": [3.1, 40.2], "label": "Long jump"}]}}
 
-Feature files live in ``data_prefix['feature']`` as ``<video_name><feature_ext>``. The checks run
-when the dataset is built, so a bad annotation or a missing file fails before training starts, with
-the file, video and field in the message.
+Feature files live in ``data_prefix['feature']`` as ``<video_name><feature_ext>`` (``.npy``,
+``.csv``, ``.npz``, ``.h5``/``.hdf5``), or ``data_prefix['feature']`` is one shared ``.npz``/``.h5``
+file keyed by video (``feature_key='{video}'``), or ``streams`` names several folders/files whose
+features are concatenated on channels (e.g. RGB + flow); ``feature_stride`` keeps every k-th row
+(see ``feature_io``). The checks run when the dataset is built, so a bad annotation or a missing
+file fails before training starts, with the file, video and field in the message.
 """
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import mmengine
 from mmengine.dataset import BaseDataset
 
 from mmaction.registry import DATASETS
+from .feature_io import resolve_feature_paths
 
 
 class AnnotationError(ValueError):
@@ -65,6 +69,38 @@ def load_anet_annotations(ann_file: str, require_annotations: bool = True) -> Di
     return database
 
 
+def _usable_segments(video: str, info: dict, bad: Dict[str, list]) -> list:
+    """The annotations of ``video`` that can be training targets. Dropped (and recorded in
+    ``bad``): zero-length segments and segments starting at or after ``duration_second`` (both
+    give an empty box). Kept but recorded: segments ending after ``duration_second``, which
+    ``GenerateLocalizationLabels`` clips to the video (MMAction2's and G-TAD's rule)."""
+    kept = []
+    duration = float(info['duration_second'])
+    for ann in info.get('annotations', []):
+        start, end = (float(v) for v in ann['segment'])
+        if end <= start:
+            bad['zero_length'].append(video)
+        elif start >= duration:
+            bad['after_end'].append(video)
+        else:
+            if end > duration:
+                bad['clipped'].append(video)
+            kept.append(ann)
+    return kept
+
+
+def _log_bad_segments(ann_file: str, bad: Dict[str, list]) -> None:
+    """One warning per kind of unusable segment: how many, and a few of the videos."""
+    what = dict(zero_length='zero-length segment(s) dropped',
+                after_end='segment(s) starting at or after duration_second dropped',
+                clipped='segment(s) ending after duration_second clipped to the video')
+    for kind, videos in bad.items():
+        if videos:
+            mmengine.print_log(
+                f'{ann_file}: {len(videos)} {what[kind]} (videos {sorted(set(videos))[:3]})',
+                logger='current', level=30)
+
+
 @DATASETS.register_module()
 class ANetFeatureDataset(BaseDataset):
     """Per-video features with ActivityNet annotations (MMAction2 layout).
@@ -74,7 +110,13 @@ class ANetFeatureDataset(BaseDataset):
         pipeline: transforms, e.g. LoadTALFeature -> GenerateLocalizationLabels ->
             PackLocalizationInputs.
         data_prefix: ``dict(feature=<folder of feature files>)``.
-        feature_ext: ``'.npy'`` or ``'.csv'`` (MMAction2's csv_mean_100 layout).
+        feature_ext: extension of per-video files: ``'.npy'``, ``'.csv'`` (MMAction2's
+            csv_mean_100 layout), ``'.npz'``, ``'.h5'``.
+        streams: ``{name: folder or shared file}`` concatenated on channels in this order
+            (replaces ``data_prefix.feature``).
+        feature_key: array name inside ``.npz``/``.h5`` files; ``'{video}'`` = the video name
+            (shared files); None when each file holds one array.
+        feature_stride: keep every k-th stored row (1: the features are at the snippet rate).
         skip_unannotated: drop training videos with no annotation instead of failing.
         feat_dim: expected feature width, checked by ``LoadTALFeature`` for every video.
         temporal_scale: snippets per video after resampling (ActivityNet: 100); None keeps the
@@ -91,7 +133,16 @@ class ANetFeatureDataset(BaseDataset):
                  skip_unannotated: bool = True,
                  feat_dim: Optional[int] = None,
                  temporal_scale: Optional[int] = None,
+                 streams: Optional[Mapping[str, str]] = None,
+                 feature_key: Optional[str] = None,
+                 feature_stride: int = 1,
                  **kwargs) -> None:
+        if feature_stride < 1:
+            raise ValueError(f'{type(self).__name__}: feature_stride must be >= 1, got '
+                             f'{feature_stride}')
+        self.streams = dict(streams) if streams else None
+        self.feature_key = feature_key
+        self.feature_stride = int(feature_stride)
         self.feat_dim = feat_dim
         self.temporal_scale = temporal_scale
         self.feature_ext = feature_ext if feature_ext.startswith('.') else '.' + feature_ext
@@ -99,29 +150,41 @@ class ANetFeatureDataset(BaseDataset):
         super().__init__(ann_file=ann_file, pipeline=list(pipeline),
                          data_prefix=data_prefix or dict(feature=''), test_mode=test_mode, **kwargs)
 
-    def feature_path(self, video_name: str) -> str:
-        return os.path.join(self.data_prefix.get('feature', ''), video_name + self.feature_ext)
+    def feature_path(self, video_name: str) -> Union[str, Dict[str, str]]:
+        """``<folder>/<video><ext>``, the shared file itself, or ``{stream: path}``."""
+        return resolve_feature_paths(video_name, self.data_prefix.get('feature', ''),
+                                     self.streams, self.feature_ext)
 
     def load_data_list(self) -> List[dict]:
         database = load_anet_annotations(self.ann_file)
         data_list, missing, skipped = [], [], 0
+        bad = dict(zero_length=[], after_end=[], clipped=[])
         for video_name, info in database.items():
+            info = dict(info, annotations=_usable_segments(video_name, info, bad))
             if not self.test_mode and self.skip_unannotated and not info['annotations']:
                 skipped += 1
                 continue
             path = self.feature_path(video_name)
-            if not os.path.isfile(path):
-                missing.append(path)
+            absent = [p for p in ([path] if isinstance(path, str) else path.values())
+                      if not os.path.isfile(p)]
+            if absent:
+                missing.extend(absent)
                 continue
             entry = dict(info)
             entry.setdefault('feature_frame', info['duration_frame'])
             entry.update(video_name=video_name, feature_path=path, feat_dim=self.feat_dim,
                          temporal_scale=self.temporal_scale)
+            if self.feature_key is not None:
+                entry['feature_key'] = self.feature_key
+            if self.feature_stride != 1:
+                entry['feature_stride'] = self.feature_stride
             data_list.append(entry)
         if missing:
             raise FileNotFoundError(
                 f'{len(missing)} feature file(s) listed in {self.ann_file!r} are missing under '
-                f'data_prefix.feature={self.data_prefix.get("feature")!r}, e.g. {missing[:3]}')
+                f'data_prefix.feature={self.data_prefix.get("feature")!r}'
+                + (f' / streams={self.streams}' if self.streams else '') + f', e.g. {missing[:3]}')
+        _log_bad_segments(self.ann_file, bad)
         if skipped:
             mmengine.print_log(f'{type(self).__name__}: skipped {skipped} video(s) without '
                                f'annotations in {self.ann_file}', logger='current')

@@ -218,7 +218,9 @@ def make_thumos_demo(out_dir: str, num_train: int = 16, num_test: int = 8, feat_
         for i in range(count):
             video = f'video_{"validation" if subset == "val" else "test"}_{i + 1:07d}'
             length = int(rng.integers(min_len, max_len + 1))
-            label = int(rng.integers(num_classes))
+            # classes cycle so that every class has test instances (as in real THUMOS-14: the
+            # UntrimmedNet top-2 classes are always ground-truth classes of the test subset)
+            label = i % num_classes
             spans = _long_instances(rng, length, int(rng.integers(instances[0], instances[1] + 1)),
                                     *instance_len)
             indicator = np.zeros(length)
@@ -258,7 +260,10 @@ def make_thumos_demo(out_dir: str, num_train: int = 16, num_test: int = 8, feat_
                     rng.integers(num_classes))
                 scores = 0.5 * rng.dirichlet(np.ones(101)) * 2
                 scores[classes[guess][0] - 1] += 1.0
-                scores[classes[int(rng.integers(num_classes))][0] - 1] += 0.3
+                # the runner-up is another demo class, so that the top-2 classes are always
+                # classes of the test GT (as for real THUMOS, where all 20 classes are in it)
+                others = [c for c in range(num_classes) if c != guess] or [guess]
+                scores[classes[others[int(rng.integers(len(others)))]][0] - 1] += 0.3
                 unet[i] = scores / scores.sum() * 2.0  # rows of the real file sum to ~2
     paths: Dict[str, str] = {}
     for subset in ('val', 'test'):

@@ -2,12 +2,16 @@
 
 Every loader returns float32 ``[T, C]`` (time first). Formats:
 
-* ``.npy`` (memory-mapped: a window or a strided read only touches the pages it needs);
+* ``.npy``: the header is parsed once per file version (path, mtime, size) and only the rows
+  needed are read (one ``np.fromfile`` of the window's span; a memory map for strided reads, so
+  per-frame features read only every k-th row); Fortran-order or unusual files go through
+  ``np.load(mmap_mode='r')``;
 * MMAction2's CSV (header line, then one row of C values per snippet, the ``csv_mean_100`` layout).
   Parsing is slow: convert once with ``tools/convert_features.py`` (CSV -> .npy, atomic writes);
 * ``.npz``: one array per file (any name), or one file for all videos keyed by video name;
 * ``.h5`` / ``.hdf5``: one dataset per file, or one file keyed by video name (G-TAD's THUMOS
-  ``flow_val.h5`` / ``rgb_val.h5``).
+  ``flow_val.h5`` / ``rgb_val.h5``); stride and window are HDF5 selections (only those rows are
+  read).
 
 Keys (``key``): ``None`` means the file holds exactly one array (per-video files); a string is the
 array name inside the file, where ``'{video}'`` is replaced by the video name (shared files). A
@@ -37,8 +41,67 @@ class FeatureError(ValueError):
     """A feature file that cannot be used: missing, unreadable, empty, NaN/inf, wrong shape."""
 
 
-def _load_npy(path: str) -> np.ndarray:
-    return np.load(path, mmap_mode='r', allow_pickle=False)
+#: ``(path, inode, mtime_ns, size)`` -> ``(dtype, shape, data offset)`` of plain C-order ``.npy``
+#: files (None: the file needs ``np.load``). Parsing a header costs more than reading a 100 x 400
+#: array, and a rewritten file (new inode, mtime or size) is parsed again.
+_NPY_LAYOUTS: Dict[Tuple[str, int, int, int],
+                   Optional[Tuple[np.dtype, Tuple[int, ...], int]]] = {}
+
+
+def _npy_layout(path: str) -> Optional[Tuple[np.dtype, Tuple[int, ...], int]]:
+    """Header of a ``.npy`` file, parsed once per file version (path, inode, mtime, size)."""
+    st = os.stat(path)
+    cache_key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    if cache_key in _NPY_LAYOUTS:
+        return _NPY_LAYOUTS[cache_key]
+    from numpy.lib import format as npy_format
+    layout = None
+    with open(path, 'rb') as f:
+        version = npy_format.read_magic(f)
+        if version in ((1, 0), (2, 0)):
+            read = (npy_format.read_array_header_1_0 if version == (1, 0)
+                    else npy_format.read_array_header_2_0)
+            shape, fortran, dtype = read(f)
+            if not fortran and not dtype.hasobject:
+                layout = (dtype, tuple(shape), f.tell())
+    if len(_NPY_LAYOUTS) > 200_000:  # bounded: one entry per feature file
+        _NPY_LAYOUTS.clear()
+    _NPY_LAYOUTS[cache_key] = layout
+    return layout
+
+
+def _load_npy(path: str, stride: int = 1,
+              window: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """A ``.npy`` array, strided then windowed, reading only the rows needed.
+
+    Plain C-order 2-D files are read with one ``np.fromfile`` of the needed row span (stride 1),
+    or through a memory map (stride > 1, where most rows are skipped); anything else goes
+    through ``np.load(mmap_mode='r')``.
+    """
+    layout = _npy_layout(path)
+    if layout is None or len(layout[1]) != 2:
+        array = np.load(path, mmap_mode='r', allow_pickle=False)
+        if stride > 1 and array.ndim >= 1:
+            array = array[::stride]
+        if window is not None and array.ndim == 2:
+            array = array[window[0]:window[0] + window[1]]
+        return array
+    dtype, (length, width), offset = layout
+    rows = range(length)[::stride]
+    if window is not None:
+        rows = rows[window[0]:window[0] + window[1]]
+    if len(rows) == 0 or width == 0:
+        return np.empty((len(rows), width), dtype)
+    first, last = rows[0], rows[-1]
+    row_bytes = width * dtype.itemsize
+    if offset + (last + 1) * row_bytes > os.path.getsize(path):
+        raise ValueError(f'file is truncated: the header says {length} x {width} {dtype}')
+    if stride > 1:
+        mapped = np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=(length, width))
+        return np.array(mapped[first:last + 1:stride])
+    data = np.fromfile(path, dtype=dtype, count=(last - first + 1) * width,
+                       offset=offset + first * row_bytes)
+    return data.reshape(-1, width)
 
 
 def _load_csv(path: str) -> np.ndarray:
@@ -47,7 +110,7 @@ def _load_csv(path: str) -> np.ndarray:
         return np.loadtxt(f, dtype=np.float32, delimiter=',', ndmin=2)
 
 
-LOADERS: Dict[str, Callable[[str], np.ndarray]] = {'.npy': _load_npy, '.csv': _load_csv}
+LOADERS: Dict[str, Callable[..., np.ndarray]] = {'.npy': _load_npy, '.csv': _load_csv}
 # container formats: the loader takes (path, key) and may hold several videos
 KEYED_LOADERS: Dict[str, Callable[[str, Optional[str]], np.ndarray]] = {}
 
@@ -84,7 +147,9 @@ def _h5_dataset_names(handle) -> List[str]:
     return names
 
 
-def _load_h5(path: str, key: Optional[str] = None, stride: int = 1) -> np.ndarray:
+def _load_h5(path: str, key: Optional[str] = None, stride: int = 1,
+             window: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """One HDF5 dataset, strided and windowed by HDF5 itself (only those rows are read)."""
     import h5py
     with h5py.File(path, 'r') as handle:
         if key is not None and key in handle and isinstance(handle[key], h5py.Dataset):
@@ -92,7 +157,16 @@ def _load_h5(path: str, key: Optional[str] = None, stride: int = 1) -> np.ndarra
         else:
             name = _pick(_h5_dataset_names(handle), key, path)
         dataset = handle[name]
-        return dataset[::stride] if dataset.ndim >= 1 and stride > 1 else dataset[()]
+        if dataset.ndim == 0:
+            return dataset[()]
+        rows = range(dataset.shape[0])[::stride]
+        if window is not None and dataset.ndim == 2:
+            rows = rows[window[0]:window[0] + window[1]]
+        if len(rows) == 0:
+            return np.empty((0, ) + dataset.shape[1:], dataset.dtype)
+        if rows.step == 1 and len(rows) == dataset.shape[0]:
+            return dataset[()]
+        return dataset[rows.start:rows.stop:rows.step]
 
 
 KEYED_LOADERS.update({'.npz': _load_npz, '.h5': _load_h5, '.hdf5': _load_h5})
@@ -116,8 +190,20 @@ def _resolve_key(key: Optional[str], video: str) -> Optional[str]:
     return key.replace('{video}', video) if '{video}' in key else key
 
 
-def _read_raw(path: str, fmt: str, key: Optional[str], stride: int) -> np.ndarray:
-    """The stored array, strided (a lazy view for memory-mapped .npy)."""
+def _read_raw(path: str, fmt: str, key: Optional[str], stride: int,
+              window: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """The stored array, strided, then cut to ``window`` ((start, length) after the stride)."""
+    if fmt == '.npy':
+        return _load_npy(path, stride, window)
+    if fmt in ('.h5', '.hdf5'):
+        return _load_h5(path, key, stride, window)
+    array = _read_strided(path, fmt, key, stride)
+    if window is not None and array.ndim == 2:
+        array = array[window[0]:window[0] + window[1]]
+    return array
+
+
+def _read_strided(path: str, fmt: str, key: Optional[str], stride: int) -> np.ndarray:
     if fmt in KEYED_LOADERS:
         if fmt in ('.h5', '.hdf5'):
             return _load_h5(path, key, stride)
@@ -152,15 +238,13 @@ def load_features(path: str, fmt: Optional[str] = None, video: str = '',
         raise FeatureError(f'{where} does not exist')
     resolved = _resolve_key(key, video)
     try:
-        array = _read_raw(path, fmt, resolved, stride)
+        array = _read_raw(path, fmt, resolved, stride, window)
     except _KeyMissing as err:
         raise FeatureError(f'{where}: missing video key {resolved!r}: the file {err.args[0]}') \
             from None
     except Exception as err:
         raise FeatureError(f'{where} could not be read as {fmt}: {type(err).__name__}: {err}') from err
-    if window is not None and array.ndim == 2:
-        start, length = window
-        array = array[start:start + length]
+    if window is not None:
         min_length = min(min_length, 1)
     return check_features(np.asarray(array, dtype=np.float32), where, feat_dim, min_length)
 
@@ -176,7 +260,9 @@ def feature_shape(path: str, fmt: Optional[str] = None, video: str = '', *,
     resolved = _resolve_key(key, video)
     try:
         if fmt == '.npy':
-            shape = _load_npy(path).shape
+            layout = _npy_layout(path)
+            shape = (layout[1] if layout is not None
+                     else np.load(path, mmap_mode='r', allow_pickle=False).shape)
         elif fmt in ('.h5', '.hdf5'):
             import h5py
             with h5py.File(path, 'r') as handle:
@@ -186,7 +272,7 @@ def feature_shape(path: str, fmt: Optional[str] = None, video: str = '', *,
                     name = _pick(_h5_dataset_names(handle), resolved, path)
                 shape = handle[name].shape
         else:
-            shape = _read_raw(path, fmt, resolved, 1).shape
+            shape = _read_strided(path, fmt, resolved, 1).shape
     except _KeyMissing as err:
         raise FeatureError(f'{where}: missing video key {resolved!r}: the file {err.args[0]}') \
             from None
@@ -321,8 +407,10 @@ def check_features(array: np.ndarray, where: str, feat_dim: Optional[int] = None
     if feat_dim is not None and array.shape[1] != feat_dim:
         raise FeatureError(f'{where}: features have {array.shape[1]} channels but the config '
                            f'says feat_dim={feat_dim}')
-    bad = ~np.isfinite(array)
-    if bad.any():
+    with np.errstate(all='ignore'):
+        total = array.sum()  # NaN/inf make the sum non-finite: one pass, no mask allocated
+    bad = None if np.isfinite(total) else ~np.isfinite(array)  # (or a finite overflow)
+    if bad is not None and bad.any():
         t, c = np.argwhere(bad)[0]
         raise FeatureError(f'{where}: {int(bad.sum())} NaN/inf value(s), first at snippet {t}, '
                            f'channel {c}')

@@ -363,6 +363,13 @@ class ThumosWindowDataset(BaseDataset):
             if num_frames is None:
                 num_frames = (entry['duration_second'] * fps if 'duration_second' in entry
                               else length * skip)
+            covered = length * skip  # frames the features span
+            if not 0.5 * num_frames <= covered <= 2 * num_frames:
+                raise FeatureError(
+                    f'video {video}: features {paths} have {length} snippets x snippet_stride '
+                    f'{skip} = {covered:g} frames, but the annotation says num_frames='
+                    f'{float(num_frames):g} ({self.ann_file!r}); wrong video, or wrong '
+                    'feature_stride / snippet_stride?')
             duration = entry.get('duration_second', num_frames / fps)
             gt_frames = np.asarray(entry['gt_frames'], dtype=np.float64).reshape(-1, 2)
             video_info = dict(video_name=video, fps=fps, num_frames=float(num_frames),
@@ -397,7 +404,7 @@ class ThumosWindowDataset(BaseDataset):
         info.update(
             window_start_snippet=int(s0), window_snippets=T, snippet_stride=skip,
             feature_stride=self.feature_stride, feature_key=self.feature_key,
-            gt_frames=gt_frames.astype(np.float32), gt_labels=labels,
+            gt_frames=gt_frames.copy(), gt_labels=labels,
             gt_bbox=gt_bbox.reshape(-1, 2))
         return info
 

@@ -52,9 +52,15 @@ val_dataloader = dict(
                  pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 
-# Windows of one video are merged by the metric (concatenate, soft-NMS 0.46, top 200), then each
-# proposal gets the top-2 UntrimmedNet classes; mAP at tIoU 0.3:0.7 on the 'test' subset.
+# Windows of one video are merged by the metric (concatenate, soft-NMS sigma 0.46, proposals of
+# >= 300 frames zeroed, top 200, clipped to the video), then each of the top 200 proposals gets the
+# top-2 UntrimmedNet classes, interleaved, rounded as G-TAD writes them; mAP at tIoU 0.3:0.7 on the
+# 'test' subset of thumos_gt.json (the 3 excluded test videos are not in it, so predictions on
+# them count as false positives, as in G-TAD).
 val_evaluator = dict(type='TALDetectionMetric', ann_file=gt_file, subset='test',
                      classifier_file=classifier_file, tiou_thresholds=[0.3, 0.4, 0.5, 0.6, 0.7],
-                     merge_windows=True, soft_nms_sigma=0.46, top_k=200)
+                     merge_cfg=dict(sigma=0.46, top_k=200, max_length=300., style='gtad',
+                                    clip=True),
+                     top_k_classes=2, fusion_top_k=200, fusion_layout='interleaved',
+                     thumos_rounding=True)
 test_evaluator = val_evaluator

@@ -80,7 +80,10 @@ class LoadTALFeature(BaseTransform):
         temporal_scale = self.temporal_scale or results.get('temporal_scale')
         if temporal_scale:
             feats = resize_features(feats, temporal_scale)
-        results['raw_feature'] = feats.T.copy()
+        # [T, C] -> [C, T] as a view, like MMAction2's LoadLocalizationFeature (np.transpose):
+        # the batch stack makes it contiguous anyway, so a copy here would be a second one.
+        # Read-only arrays (memory maps) are copied so that the sample owns writable memory.
+        results['raw_feature'] = feats.T if feats.flags.writeable else feats.T.copy()
         return results
 
     def __repr__(self) -> str:
