@@ -61,5 +61,9 @@ def demo_cfg_options(paths, feat_dim=32, temporal_scale=16, stage1_epochs=4, epo
         'model.localizer.hidden_dim_2d=16', 'model.localizer.hidden_dim_3d=32',
         f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
         'default_hooks.logger.interval=1',
+        f'val_evaluator.ann_file={paths["val"]}',
+        f'val_evaluator.classifier_file={paths["classifier"]}',
+        f'test_evaluator.ann_file={paths["val"]}',
+        f'test_evaluator.classifier_file={paths["classifier"]}',
     ]
     return opts

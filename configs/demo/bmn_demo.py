@@ -15,6 +15,10 @@ val_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(ann_file=data_root + 'anet_anno_val.json', **demo_data))
 test_dataloader = val_dataloader
+# the demo's CUHK-like classifier file (sola_mm/datasets/demo_data.py)
+val_evaluator = dict(ann_file=data_root + 'anet_anno_val.json',
+                     classifier_file=data_root + 'cuhk_val_simp_share.json')
+test_evaluator = val_evaluator
 model = dict(localizer=dict(temporal_dim=temporal_scale, feat_dim=feat_dim, num_samples=16,
                             hidden_dim_1d=128, hidden_dim_2d=64, hidden_dim_3d=128))
 max_epochs = 6

@@ -40,6 +40,12 @@ val_dataloader = dict(
                  temporal_scale=temporal_scale, pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='ANetMetric', metric_type='AR@AN',
-                     dump_config=dict(out='results.json', output_format='json'))
-test_evaluator = val_evaluator
+# Detection mAP at tIoU 0.5:0.05:0.95 (official ActivityNet semantics): each of the top-100
+# proposals gets the top-2 CUHK video classes (score = proposal x class); plus AR@AN / AUC of the
+# proposals. tools/test.py writes detections.json / proposals.json (submission format) to work_dir.
+val_evaluator = dict(type='TALDetectionMetric', ann_file=ann_file_val, subset='validation',
+                     classifier_file=classifier_file, top_k_classes=2, fusion_top_k=100,
+                     proposal_metrics=True, proposal_topk=(1, 5, 10, 100))
+test_evaluator = dict(type='TALDetectionMetric', ann_file=ann_file_test, subset='validation',
+                      classifier_file=classifier_file, top_k_classes=2, fusion_top_k=100,
+                      proposal_metrics=True, proposal_topk=(1, 5, 10, 100))

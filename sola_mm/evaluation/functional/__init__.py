@@ -9,6 +9,7 @@ from .ground_truth import (GroundTruth, VideoIdMatcher, expand_video_ids,  # noq
                            load_ground_truth, load_video_list, read_json)
 from .proposal import (ProposalArrays, ProposalResult, evaluate_proposals,  # noqa: F401
                        proposals_from_results)
-from .soft_nms import batched_soft_nms, soft_nms  # noqa: F401
+from .reference import average_precision_detection_loop  # noqa: F401
+from .soft_nms import batched_soft_nms, bmn_post_processing, soft_nms  # noqa: F401
 from .submission import atomic_write_json, load_submission, write_submission  # noqa: F401
 from .tiou import paired_tiou, pairwise_tiou  # noqa: F401

@@ -10,9 +10,15 @@ Python over every prediction of every class. This module computes the same numbe
   (including videos outside the subset) are FPs.
   The greedy matching is sequential only *within* a (video, class) group, so it is run for all
   groups at once, one rank at a time (rank = position of the prediction inside its group), and for
-  all thresholds at once.
+  all thresholds at once. Groups with a single GT (most of them) need no loop: their TP is the
+  first prediction of the group that qualifies.
 * **AP**: all-point interpolated (VOC2011 style) on cumulative precision/recall, with the official
-  sentinels and the official floating-point order, so per-class AP is bitwise equal.
+  sentinels and the official floating-point order, so per-class AP is bitwise equal. The terms are
+  computed for every class and threshold at once on the TP positions only (``_ap_from_tp``); each
+  AP is then one ``np.sum`` over exactly the array the official code sums.
+
+``reference.average_precision_detection_loop`` is the same algorithm as a plain per-class loop;
+the tests check both agree bitwise on random inputs full of ties, duplicates and 0/0 tIoU.
 * **mAP**: mean over all GT classes of the subset (a class without predictions has AP 0);
   ``average_mAP`` = mean over thresholds.
 
@@ -178,6 +184,25 @@ def detections_from_results(results: Mapping[str, Sequence[Mapping[str, Any]]],
     return DetectionArrays(video, label, segments, score_arr, n_unknown, n_blocked)
 
 
+def _stable_class_score_order(label: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-scores, label))`` (class, then descending score, ties by position), faster:
+    one quicksort on a unique int64 key (class, dense score rank, position)."""
+    n = scores.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    by_score = np.argsort(-scores)
+    neg_sorted = -scores[by_score]
+    new_value = np.r_[True, neg_sorted[1:] != neg_sorted[:-1]]
+    dense = np.empty(n, dtype=np.int64)
+    dense[by_score] = np.cumsum(new_value) - 1
+    n_values = int(dense.max()) + 1
+    n_labels = int(label.max()) + 1 if label.size else 1
+    if float(n_labels) * n_values * n >= 2.0 ** 62:   # key would overflow: plain lexsort
+        return np.lexsort((-scores, label))
+    key = (label.astype(np.int64) * n_values + dense) * n + np.arange(n)
+    return np.argsort(key)
+
+
 def sort_by_class_and_score(label: np.ndarray, scores: np.ndarray,
                             tie_order: str = 'stable') -> np.ndarray:
     """Permutation grouping predictions by class (ascending) and, within a class, by score.
@@ -190,7 +215,7 @@ def sort_by_class_and_score(label: np.ndarray, scores: np.ndarray,
     if tie_order not in _TIE_ORDERS:
         raise ValueError(f'tie_order must be one of {_TIE_ORDERS}, got {tie_order!r}')
     if tie_order == 'stable':
-        return np.lexsort((-scores, label))
+        return _stable_class_score_order(label, scores)
     by_class = np.argsort(label, kind='stable')
     lab_sorted = label[by_class]
     bounds = np.flatnonzero(np.r_[True, lab_sorted[1:] != lab_sorted[:-1], True])
@@ -245,19 +270,51 @@ def _greedy_match(gt: GroundTruth, pred_video: np.ndarray, pred_label: np.ndarra
     groups, gstart, gcount = np.unique(gkey[gt_order], return_index=True, return_counts=True)
 
     pkey = np.where(pred_video >= 0, pred_video * n_cls + pred_label, -1)
-    pos = np.searchsorted(groups, pkey)
-    pos_c = np.minimum(pos, groups.shape[0] - 1)
-    has_gt = (pkey >= 0) & (groups[pos_c] == pkey)
-    m = np.flatnonzero(has_gt)                # processing positions of matchable predictions
+    n_keys = len(gt.video_ids) * n_cls
+    if n_keys <= (1 << 24):                   # dense (video, class) -> group table
+        table = np.full(n_keys + 1, -1, dtype=np.int64)
+        table[groups] = np.arange(groups.shape[0])
+        gid_all = table[pkey]                 # pkey -1 -> last entry, which is -1
+    else:
+        pos = np.minimum(np.searchsorted(groups, pkey), groups.shape[0] - 1)
+        gid_all = np.where((pkey >= 0) & (groups[pos] == pkey), pos, -1)
+    m = np.flatnonzero(gid_all >= 0)          # processing positions of matchable predictions
     if m.size == 0:
         return tp
-    gid = pos_c[m]
+    gid = gid_all[m]
+
+    def candidates(tiou: np.ndarray) -> np.ndarray:
+        if nan_match:                         # official: FP iff ``tiou < thr`` -> NaN matches
+            return ~(tiou[None, :] < thresholds[:, None])
+        return tiou[None, :] >= thresholds[:, None]
+
+    # groups with a single GT (most of them): the first candidate prediction of the group is
+    # the TP at each threshold, no sequential locking needed
+    single = gcount[gid] == 1
+    if single.any():
+        ms, gs1 = m[single], gid[single]
+        perm = np.argsort(gs1, kind='stable')  # by group, processing order inside
+        ms, gs1 = ms[perm], gs1[perm]
+        cand = candidates(paired_tiou(pred_segments[ms], gt.segments[gt_order[gstart[gs1]]]))
+        cum = np.cumsum(cand, axis=1, dtype=np.int64)
+        first = np.flatnonzero(np.r_[True, gs1[1:] != gs1[:-1]])
+        before = np.zeros((n_thr, first.size), dtype=np.int64)
+        before[:, 1:] = cum[:, first[1:] - 1]
+        counts = np.diff(np.r_[first, gs1.size])
+        hit = cand & (cum - np.repeat(before, counts, axis=1) == 1)
+        tp[:, ms] = hit
+        keep = ~single
+        m, gid = m[keep], gid[keep]
+        if m.size == 0:
+            return tp
 
     # rank of each matchable prediction inside its group (processing order kept by stable sort)
     perm = np.argsort(gid, kind='stable')
     gs = gid[perm]
+    new_group = np.r_[True, gs[1:] != gs[:-1]]
+    group_first = np.flatnonzero(new_group)
     rank = np.empty(m.size, dtype=np.int64)
-    rank[perm] = np.arange(m.size) - np.searchsorted(gs, gs, side='left')
+    rank[perm] = np.arange(m.size) - group_first[np.cumsum(new_group) - 1]
 
     # (prediction, GT) pairs of each group, ordered by (rank, processing position, GT file order)
     cnt = gcount[gid]
@@ -269,12 +326,8 @@ def _greedy_match(gt: GroundTruth, pred_video: np.ndarray, pred_label: np.ndarra
     pair_pred = pair_pred[pair_order]
     pair_gt = pair_gt[pair_order]
     tiou = paired_tiou(pred_segments[m[pair_pred]], gt.segments[pair_gt])
-    isnan = np.isnan(tiou)
-    key = np.where(isnan, np.inf, tiou)       # visiting order: NaN first, then descending tIoU
-    if nan_match:                             # official: FP iff ``tiou < thr`` -> NaN matches
-        cand_all = ~(tiou[None, :] < thresholds[:, None])
-    else:
-        cand_all = tiou[None, :] >= thresholds[:, None]
+    key = np.where(np.isnan(tiou), np.inf, tiou)  # visiting order: NaN first, then descending
+    cand_all = candidates(tiou)
 
     pair_rank = rank[pair_pred]
     rank_bounds = np.searchsorted(pair_rank, np.arange(pair_rank[-1] + 2), side='left')
@@ -334,18 +387,74 @@ def average_precision_detection(gt: GroundTruth, preds: DetectionArrays,
                        nan_match=(nan_tiou == 'match'))
 
     npos = np.bincount(gt.label, minlength=n_cls).astype(np.float64)
+    if (npos == 0).any():
+        raise ValueError(f'{gt.source}: class {gt.classes[int(np.argmin(npos))]!r} has no '
+                         f'ground-truth instance (classes must come from the GT)')
     bounds = np.searchsorted(label_sorted, np.arange(n_cls + 1), side='left')
-    for c in range(n_cls):
-        a, b = bounds[c], bounds[c + 1]
-        if a == b:
-            continue  # official: a GT class without predictions has AP 0
-        tp_c = tp[:, a:b]
-        tp_cum = np.cumsum(tp_c, axis=1, dtype=np.float64)
-        fp_cum = np.cumsum(~tp_c, axis=1, dtype=np.float64)
-        recall = tp_cum / npos[c]
-        precision = tp_cum / (tp_cum + fp_cum)
-        ap[:, c] = interpolated_average_precision(precision, recall)
+    _ap_from_tp(tp, label_sorted, bounds, npos, ap)
     return ap
+
+
+def _ap_from_tp(tp: np.ndarray, label_sorted: np.ndarray, bounds: np.ndarray, npos: np.ndarray,
+                ap: np.ndarray) -> None:
+    """Fill ``ap [T, C]`` from the TP flags ``[T, P]`` of class-sorted predictions, bitwise equal
+    to :func:`interpolated_average_precision` of each (threshold, class).
+
+    Only TP positions matter: the recall changes there (plus the sentinel step to recall 1, whose
+    precision is 0), and the right-monotone precision at a TP is the max precision over the later
+    TPs of the class (precision only falls between TPs). So the AP terms are computed for all
+    classes and thresholds at once on the TPs; each (threshold, class) is then summed with
+    ``np.sum`` over exactly the official compacted array, so the rounding is the official one.
+    """
+    n_thr, n_pred = tp.shape
+    n_cls = ap.shape[1]
+    if n_pred == 0:
+        return
+    cls_start = bounds[label_sorted]                        # first position of each one's class
+    cum = np.cumsum(tp, axis=1, dtype=np.int64)
+    t_idx, p_idx = np.nonzero(tp)                           # (threshold, class, position) order
+    cs = cls_start[p_idx]
+    before = np.where(cs > 0, cum[t_idx, np.maximum(cs - 1, 0)], 0)
+    tp_cum = (cum[t_idx, p_idx] - before).astype(np.float64)
+    cls = label_sorted[p_idx]
+    rank = (p_idx - cls_start[p_idx] + 1).astype(np.float64)  # TP + FP so far: exact
+    precision = tp_cum / rank
+    recall = tp_cum / npos[cls]
+    seg = t_idx * n_cls + cls                               # (threshold, class) segments
+    n_tp = seg.shape[0]
+    first = np.r_[True, seg[1:] != seg[:-1]] if n_tp else np.zeros(0, bool)
+    prev_recall = np.r_[0.0, recall[:-1]] if n_tp else recall
+    prev_recall[first] = 0.0
+    # right-monotone precision per segment: reverse cummax on integer keys (exact), where the
+    # key of a segment exceeds every key of the segments to its right
+    values, vrank = np.unique(precision, return_inverse=True)
+    seg_no = np.cumsum(first) - 1
+    n_seg = int(seg_no[-1]) + 1 if n_tp else 0
+    key = vrank.reshape(-1) + (n_seg - 1 - seg_no) * values.shape[0]
+    key_max = np.maximum.accumulate(key[::-1])[::-1]
+    mprec = values[key_max - (n_seg - 1 - seg_no) * values.shape[0]]
+    terms = (recall - prev_recall) * mprec
+
+    # per (threshold, class) with predictions: its TP terms, then a 0.0 term when the final
+    # recall is not 1 (the official sentinel step); sum each in the official order
+    has_pred = np.diff(bounds) > 0
+    all_seg = (np.arange(n_thr)[:, None] * n_cls + np.flatnonzero(has_pred)[None, :]).reshape(-1)
+    count = np.zeros(n_thr * n_cls, dtype=np.int64)
+    np.add.at(count, seg, 1)
+    last_recall = np.zeros(n_thr * n_cls)
+    if n_tp:
+        last = np.r_[first[1:], True]
+        last_recall[seg[last]] = recall[last]
+    pad = (last_recall != 1.0).astype(np.int64)
+    size = count + pad
+    start = np.cumsum(size) - size
+    flat = np.zeros(int(size.sum()))
+    flat[start[seg] + np.arange(n_tp) - (np.cumsum(count) - count)[seg]] = terms
+    out = np.zeros(n_thr * n_cls)                           # row-major [T, C]
+    for sg in all_seg.tolist():
+        a = start[sg]
+        out[sg] = np.sum(flat[a:a + size[sg]].copy())
+    ap[...] = out.reshape(n_thr, n_cls)
 
 
 def evaluate_detection(gt: GroundTruth,

@@ -93,6 +93,8 @@ class GroundTruth:
         segments: ``[N, 2]`` float64 (start, end) in seconds, unclipped.
         durations: ``[V]`` float64 video durations in seconds (NaN when the file has none).
         source: file name (or ``'<dict>'``), used in error messages.
+        id_prefix: ``'v_'`` when the file is in the MMAction2 layout and every id carries the
+            ``v_`` that MMAction2 adds to YouTube ids; ``''`` otherwise (official layout).
     """
 
     video_ids: list[str]
@@ -102,6 +104,7 @@ class GroundTruth:
     segments: np.ndarray
     durations: np.ndarray
     source: str = '<dict>'
+    id_prefix: str = ''
     _matcher: VideoIdMatcher | None = field(default=None, repr=False)
 
     @property
@@ -123,6 +126,15 @@ class GroundTruth:
         idx = self.find_video(name)
         return name if idx is None else self.video_ids[idx]
 
+    def submission_id(self, name: str) -> str:
+        """The id to write in an ActivityNet submission: the GT spelling without the ``v_``
+        that the MMAction2 layout adds (official ids are bare YouTube ids). Only a prefix known
+        to be added by the layout is removed; ids are never cut blindly."""
+        vid = self.canonical_id(name)
+        if self.id_prefix and vid.startswith(self.id_prefix):
+            return vid[len(self.id_prefix):]
+        return vid
+
     def labels_of_video(self, name: str) -> list[str]:
         """Distinct GT class names of a video, in annotation order ([] if unknown)."""
         idx = self.find_video(name)
@@ -137,7 +149,7 @@ class GroundTruth:
 
 
 def load_video_list(spec: str | os.PathLike | Iterable[str] | None) -> list[str]:
-    """Video ids from an iterable, a JSON file (list, or dict keys) or a text file (one per line)."""
+    """Video ids from an iterable, a JSON file (list or dict keys) or a text file (one a line)."""
     if spec is None:
         return []
     if isinstance(spec, (str, os.PathLike)):
@@ -272,4 +284,6 @@ def load_ground_truth(ann: str | os.PathLike | Mapping[str, Any],
         label=labels,
         segments=np.asarray(seg_rows, dtype=np.float64).reshape(-1, 2),
         durations=np.asarray(durations, dtype=np.float64),
-        source=source)
+        source=source,
+        id_prefix=('v_' if not official and video_ids
+                   and all(v.startswith('v_') for v in video_ids) else ''))

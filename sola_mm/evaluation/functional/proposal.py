@@ -99,7 +99,7 @@ class ProposalResult:
 def proposals_from_results(results: Mapping[str, Sequence[Mapping[str, Any]]],
                            gt: GroundTruth,
                            blocked_videos: Any = None) -> ProposalArrays:
-    """Convert ``{video: [{score, segment, (label)}]}`` to :class:`ProposalArrays` (labels unused)."""
+    """``{video: [{score, segment, (label)}]}`` -> :class:`ProposalArrays` (labels unused)."""
     blocked = expand_video_ids(load_video_list(blocked_videos))
     vids: list[np.ndarray] = []
     segs: list[Any] = []
@@ -188,7 +188,6 @@ def evaluate_proposals(gt: GroundTruth,
     # tIoU of every GT with every kept proposal of its video -> first hit rank per threshold
     gslot = vslot[gt.video]                                   # GT -> evaluated video slot
     g_order = np.argsort(gslot, kind='stable')
-    g_per_video = np.bincount(gslot, minlength=n_videos)
     k_per_video = np.bincount(kept_video, minlength=n_videos)
     kstart = np.cumsum(k_per_video) - k_per_video
     pair_g = np.repeat(g_order, k_per_video[gslot[g_order]])

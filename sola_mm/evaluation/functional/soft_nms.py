@@ -23,11 +23,11 @@ many videos at once (one step per selected proposal for the whole batch).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ['batched_soft_nms', 'soft_nms']
+__all__ = ['batched_soft_nms', 'bmn_post_processing', 'soft_nms']
 
 _STYLES = ('gtad', 'mmaction')
 _CHUNK_ELEMENTS = 1 << 16  # padded elements per chunk in batched mode (keeps arrays in cache)
@@ -72,6 +72,7 @@ def _run_padded(start: np.ndarray, end: np.ndarray, score: np.ndarray, count: np
     order.
     """
     n_rows, width = score.shape
+    score = np.ascontiguousarray(score)  # the decay step writes through a flat view
     max_keep = top_k if style == 'gtad' else top_k + 1
     max_keep = max(0, min(max_keep, width))
     kept_idx = np.full((n_rows, max_keep), -1, dtype=np.int64)
@@ -79,6 +80,11 @@ def _run_padded(start: np.ndarray, end: np.ndarray, score: np.ndarray, count: np
     score[np.arange(width)[None, :] >= count[:, None]] = -np.inf
     n_alive = count.astype(np.int64).copy()
     orig = np.arange(n_rows)         # original row of each working row
+    buf1 = np.empty((n_rows, width))  # work buffers (row slices stay contiguous)
+    buf2 = np.empty((n_rows, width))
+    buf3 = np.empty((n_rows, width)) if style == 'gtad' else buf2
+    mask = np.empty((n_rows, width), dtype=bool)
+    mask2 = np.empty((n_rows, width), dtype=bool)
     for k in range(max_keep):
         rows = np.arange(orig.size)
         pick = np.argmax(score, axis=1)
@@ -96,23 +102,39 @@ def _run_padded(start: np.ndarray, end: np.ndarray, score: np.ndarray, count: np
             rows = np.arange(orig.size)
         si = start[rows, pick][:, None]
         ei = end[rows, pick][:, None]
+        n = orig.size
+        iou, tmp, decay = buf1[:n], buf2[:n], mask[:n]
+        # the reference expressions, evaluated in place (same operations, same order)
         with np.errstate(divide='ignore', invalid='ignore'):
             if style == 'gtad':
-                inter = np.minimum(ei, end) - np.maximum(si, start)
-                iou = inter / (np.maximum(ei, end) - np.minimum(si, start))
-                decay = iou > 0
-                decay &= start <= ei          # official: IoU = 0 if s2 > e1 or s1 > e2
-                decay &= si <= end
+                np.minimum(ei, end, out=iou)
+                np.maximum(si, start, out=tmp)
+                np.subtract(iou, tmp, out=iou)                 # inter
+                np.maximum(ei, end, out=tmp)
+                np.subtract(tmp, np.minimum(si, start, out=buf3[:n]), out=tmp)  # hull
+                np.divide(iou, tmp, out=iou)                   # inter / hull
+                np.greater(iou, 0, out=decay)
+                np.less_equal(start, ei, out=mask2[:n])      # official: IoU = 0 if s2 > e1
+                decay &= mask2[:n]
+                np.less_equal(si, end, out=mask2[:n])        # ... or s1 > e2
+                decay &= mask2[:n]
             else:
                 len_anchor = ei - si
-                inter = np.maximum(np.minimum(ei, end) - np.maximum(si, start), 0.)
-                iou = np.divide(inter, len_anchor - inter + end - start)
-                decay = iou > (low + (high - low) * len_anchor)
+                np.minimum(ei, end, out=iou)
+                np.maximum(si, start, out=tmp)
+                np.subtract(iou, tmp, out=iou)
+                np.maximum(iou, 0., out=iou)                   # inter
+                np.subtract(len_anchor, iou, out=tmp)
+                np.add(tmp, end, out=tmp)
+                np.subtract(tmp, start, out=tmp)               # len - inter + end - start
+                np.divide(iou, tmp, out=iou)
+                np.greater(iou, low + (high - low) * len_anchor, out=decay)
         decay[rows, pick] = False
-        r_idx, c_idx = np.nonzero(decay)
-        if r_idx.size:
-            score[r_idx, c_idx] = score[r_idx, c_idx] * np.exp(
-                -np.square(iou[r_idx, c_idx]) / sigma)
+        flat = np.flatnonzero(decay)          # score, iou: C-contiguous [n, width]
+        if flat.size:
+            score_flat = score.reshape(-1)
+            score_flat[flat] = score_flat[flat] * np.exp(
+                -np.square(iou.reshape(-1)[flat]) / sigma)
         kept_idx[orig, k] = pick
         kept_score[orig, k] = best
         score[rows, pick] = -np.inf
@@ -210,4 +232,58 @@ def batched_soft_nms(segments: Sequence[np.ndarray],
             s, e, _ = prepared[v]
             out[v] = (np.stack([s[sel], e[sel]], axis=1), kept[r][valid])
         pos += n_rows
+    return out
+
+
+def bmn_post_processing(results: Sequence[np.ndarray],
+                        video_infos: Sequence[Mapping[str, Any]],
+                        soft_nms_alpha: float = 0.4,
+                        soft_nms_low_threshold: float = 0.5,
+                        soft_nms_high_threshold: float = 0.9,
+                        post_process_top_k: int = 100,
+                        feature_extraction_interval: int = 16) -> list[list[dict]]:
+    """MMAction2's BMN ``post_processing`` for many videos at once, identical output.
+
+    Per video (``mmaction.models.localizers.utils.post_processing``): soft-NMS (style
+    ``'mmaction'``) when there is more than one proposal, sort by ``score.argsort()[::-1]``, keep
+    ``post_process_top_k``, and scale ``[max(0, start), min(1, end)]`` by
+    ``duration_frame // interval * interval / duration_frame * duration_second``.
+
+    Args:
+        results: per video ``[N, C]`` arrays: columns 0 and 1 the normalised start / end, the
+            last column the score (BMN's ``[N, 7]`` candidate rows).
+        video_infos: per video a mapping with ``duration_frame`` and ``duration_second``.
+
+    Returns:
+        per video the ``proposal_list``: ``[{score, segment: [start_s, end_s]}]``.
+    """
+    if len(results) != len(video_infos):
+        raise ValueError(f'bmn_post_processing: {len(results)} results but {len(video_infos)} '
+                         f'video infos')
+    arrays = [np.asarray(r, dtype=np.float64) for r in results]
+    for i, r in enumerate(arrays):
+        if r.ndim != 2 or (r.size and r.shape[1] < 3):
+            raise ValueError(f'bmn_post_processing: video {i}: expected [N, >=3] rows (start, '
+                             f'end, ..., score), got shape {r.shape}')
+    multi = [i for i, r in enumerate(arrays) if len(r) > 1]
+    nms = batched_soft_nms([arrays[i][:, :2] for i in multi], [arrays[i][:, -1] for i in multi],
+                           sigma=soft_nms_alpha, top_k=post_process_top_k, style='mmaction',
+                           low_threshold=soft_nms_low_threshold,
+                           high_threshold=soft_nms_high_threshold)
+    kept = {i: np.concatenate([segs, sc[:, None]], axis=1) for i, (segs, sc) in zip(multi, nms)}
+    out = []
+    for i, (res, info) in enumerate(zip(arrays, video_infos)):
+        try:
+            frames, seconds = info['duration_frame'], info['duration_second']
+        except KeyError as exc:
+            raise KeyError(f'bmn_post_processing: video {i} ({info.get("video_name", "?")}) '
+                           f'lacks {exc}') from None
+        res = kept.get(i, res)
+        res = res[res[:, -1].argsort()[::-1]][:post_process_top_k]
+        duration = float(frames // feature_extraction_interval * feature_extraction_interval
+                         ) / frames * seconds
+        starts = (np.maximum(0, res[:, 0]) * duration).tolist()
+        ends = (np.minimum(1, res[:, 1]) * duration).tolist()
+        out.append([dict(score=float(sc), segment=[a, b])
+                    for sc, a, b in zip(res[:, -1].tolist(), starts, ends)])
     return out

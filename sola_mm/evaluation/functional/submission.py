@@ -33,6 +33,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> str:
             json.dump(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a results file is a normal file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -13,7 +13,9 @@ ActivityNet / THUMOS evaluators (see ``docs/evaluation.md``). Both metrics:
   merge runs in frames, exactly like G-TAD;
 * read the ground truth from ``ann_file`` (official or MMAction2 layout, ``v_`` prefixes matched),
   drop ``blocked_videos`` from GT and predictions, and write the results in the ActivityNet
-  submission format (atomically) plus a metrics JSON when ``out_dir`` is set.
+  submission format (atomically; ids as in the official GT, i.e. without the ``v_`` that the
+  MMAction2 layout adds) plus a metrics JSON when ``out_dir`` is set (``tools/test.py`` sets it to
+  the work dir).
 
 Proposal heads predict no class. ``TALDetectionMetric`` then labels proposals with the top-k
 classes of a video classifier (``classifier_file``: CUHK JSON for ActivityNet, UntrimmedNet
@@ -97,6 +99,12 @@ def _compact(pred: Any) -> Dict[str, Any]:
     return out
 
 
+def _missing_gt_videos(videos: 'OrderedDict[str, _VideoPreds]', gt: GroundTruth) -> int:
+    """GT videos (with instances) that have no prediction: their GT only counts as misses."""
+    found = {gt.find_video(n) for n, v in videos.items() if len(v.scores)}
+    return int(sum(1 for i in np.unique(gt.video) if int(i) not in found))
+
+
 class _TALMetricBase(BaseMetric):
     """Shared: predict-dict collection, window merging, ground truth, dumping."""
 
@@ -125,6 +133,8 @@ class _TALMetricBase(BaseMetric):
             raise ValueError(f'merge_cfg: unknown keys {sorted(unknown)}; allowed '
                              f'{sorted(_DEFAULT_MERGE)}')
         self.merge_cfg = merge
+        if tie_order not in ('stable', 'official'):
+            raise ValueError(f"tie_order must be 'stable' or 'official', got {tie_order!r}")
         self.fps = fps
         self.tie_order = tie_order
         self.out_dir = out_dir
@@ -175,10 +185,11 @@ class _TALMetricBase(BaseMetric):
                                  f'some do not')
             labels = (sum((p['labels'] or [] for p in parts), [])
                       if labelled and all(labelled) else None)
+            raw_scores = scores
             max_len = self.merge_cfg['max_length']
             if max_len is not None and len(scores):
                 if fps is None:
-                    raise KeyError(f'video {name!r}: merging windows with max_length='
+                    raise ValueError(f'video {name!r}: merging windows with max_length='
                                    f'{max_len} frames needs "fps" in the predict dict (or the '
                                    f'metric\'s fps=...), or set merge_cfg.max_length=None')
                 length = segs[:, 1] - segs[:, 0]
@@ -186,18 +197,25 @@ class _TALMetricBase(BaseMetric):
                 too_long = length >= max_len if use_frames else length * fps >= max_len - 1e-6
                 scores = np.where(too_long, 0., scores)
             if labels is None:
-                jobs.append((name, None, segs, scores, fps, use_frames, info))
+                jobs.append((name, None, segs, scores, raw_scores, fps, use_frames, info))
             else:
                 lab_arr = np.asarray([str(x) for x in labels])
                 for lab in dict.fromkeys(labels):
                     sel = lab_arr == str(lab)
-                    jobs.append((name, lab, segs[sel], scores[sel], fps, use_frames, info))
+                    jobs.append((name, lab, segs[sel], scores[sel], raw_scores[sel], fps,
+                                 use_frames, info))
         if jobs:
-            merged = batched_soft_nms([j[2] for j in jobs], [j[3] for j in jobs],
-                                      sigma=self.merge_cfg['sigma'], top_k=self.merge_cfg['top_k'],
-                                      style=self.merge_cfg['style'])
+            # like G-TAD's merge: soft-NMS (with long proposals zeroed) only when there is more
+            # than one proposal; a single proposal is kept as it is
+            multi = [i for i, j in enumerate(jobs) if len(j[3]) > 1]
+            nms = batched_soft_nms([jobs[i][2] for i in multi], [jobs[i][3] for i in multi],
+                                   sigma=self.merge_cfg['sigma'], top_k=self.merge_cfg['top_k'],
+                                   style=self.merge_cfg['style'])
+            merged = [(j[2], j[4]) for j in jobs]
+            for i, res in zip(multi, nms):
+                merged[i] = res
             pieces: Dict[str, List[Any]] = {}
-            for (name, lab, _, _, fps, use_frames, info), (seg, sc) in zip(jobs, merged):
+            for (name, lab, _, _, _, fps, use_frames, info), (seg, sc) in zip(jobs, merged):
                 order = np.argsort(-sc, kind='stable')[:self.merge_cfg['top_k']]
                 seg, sc = seg[order], sc[order]
                 seg = self._to_clipped_seconds(seg, fps, use_frames, info)
@@ -267,7 +285,7 @@ class _TALMetricBase(BaseMetric):
     def _proposal_submission(self, videos: 'OrderedDict[str, _VideoPreds]',
                              gt: GroundTruth) -> Dict[str, List[dict]]:
         return {
-            gt.canonical_id(n): [dict(score=float(s), segment=[float(a), float(b)])
+            gt.submission_id(n): [dict(score=float(s), segment=[float(a), float(b)])
                                  for s, (a, b) in zip(v.scores.tolist(), v.segments.tolist())]
             for n, v in videos.items()
         }
@@ -317,7 +335,8 @@ class TALProposalMetric(_TALMetricBase):
                                        self.max_avg_nr_proposals)
         metrics = self._proposal_metrics(res, self.topk)
         self.logger.info(
-            f'TALProposalMetric: {res.num_videos} GT videos, {res.num_gt} instances, '
+            f'TALProposalMetric: {res.num_videos} GT videos '
+            f'({_missing_gt_videos(videos, gt)} without proposals), {res.num_gt} instances, '
             f'{res.num_proposals} proposals: ' +
             ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
         if self.out_dir:
@@ -330,7 +349,8 @@ class TALProposalMetric(_TALMetricBase):
 class TALDetectionMetric(_TALMetricBase):
     """Detection mAP at several tIoU thresholds, equal to the official evaluator.
 
-    Logged keys: ``mAP@<thr>`` for each threshold and ``mAP_avg`` (``save_best='mAP_avg'``). With
+    Logged keys: ``mAP_avg`` (first, so ``save_best='auto'`` selects on it) and ``mAP@<thr>`` for
+    each threshold, then ``AR@k`` and ``AUC`` with ``proposal_metrics=True``. With
     no classifier and ``no_classifier='proposal'`` the keys are the proposal ones
     (``AR@k``, ``AUC``) instead.
 
@@ -354,7 +374,10 @@ class TALDetectionMetric(_TALMetricBase):
             ``'gt_label'`` (oracle classes: each video's GT classes, class score 1).
         unknown_label: ``'raise'`` (default) or ``'ignore'`` for labels that are not GT classes.
         nan_tiou: ``'match'`` (official) or ``'no_match'`` for 0/0 tIoU.
-        max_avg_nr_proposals, proposal_topk: for the ``no_classifier='proposal'`` fallback.
+        max_avg_nr_proposals, proposal_topk: AR@AN settings (``no_classifier='proposal'``
+            fallback and ``proposal_metrics``).
+        proposal_metrics: also report ``AR@k`` / ``AUC`` of the class-agnostic proposals (ANet
+            style, one metric for both; ignored when the predictions carry labels).
         out_dir: if set, ``detections.json`` (submission) and ``detection_metrics.json``
             (per-class AP).
     """
@@ -376,6 +399,7 @@ class TALDetectionMetric(_TALMetricBase):
                  nan_tiou: str = 'match',
                  max_avg_nr_proposals: float = 100,
                  proposal_topk: Sequence[int] = (1, 5, 10, 100),
+                 proposal_metrics: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(ann_file, subset=subset, **kwargs)
         if no_classifier not in ('proposal', 'gt_label'):
@@ -386,6 +410,14 @@ class TALDetectionMetric(_TALMetricBase):
                              f'{fusion_layout!r}')
         if unknown_label not in ('raise', 'ignore'):
             raise ValueError(f"unknown_label must be 'raise' or 'ignore', got {unknown_label!r}")
+        if nan_tiou not in ('match', 'no_match'):
+            raise ValueError(f"nan_tiou must be 'match' or 'no_match', got {nan_tiou!r}")
+        if classifier_tie_break not in (None, 'first', 'last'):
+            raise ValueError(f"classifier_tie_break must be None, 'first' or 'last', got "
+                             f'{classifier_tie_break!r}')
+        if int(top_k_classes) < 1 or int(fusion_top_k) < 1:
+            raise ValueError(f'top_k_classes ({top_k_classes}) and fusion_top_k ({fusion_top_k}) '
+                             f'must be >= 1')
         self.tiou_thresholds = (ANET_TIOU_THRESHOLDS if tiou_thresholds is None
                                 else np.asarray(tiou_thresholds, dtype=np.float64))
         self.classifier_file = classifier_file
@@ -401,7 +433,9 @@ class TALDetectionMetric(_TALMetricBase):
         self.nan_tiou = nan_tiou
         self.max_avg_nr_proposals = max_avg_nr_proposals
         self.proposal_topk = tuple(proposal_topk)
+        self.proposal_metrics = proposal_metrics
         self._classifier: Optional[VideoClassifierScores] = None
+        self._class_names: Optional[List[str]] = None
 
     def classifier(self) -> VideoClassifierScores:
         """The classifier scores (loaded once)."""
@@ -419,8 +453,20 @@ class TALDetectionMetric(_TALMetricBase):
         if self.class_names_file is None:
             raise ValueError(f'video {video!r}: integer proposal labels need class_names_file '
                              f'to map them to class names')
-        names = load_class_names(self.class_names_file)
-        return [x if isinstance(x, str) else names[int(x)] for x in labels]
+        if self._class_names is None:
+            self._class_names = load_class_names(self.class_names_file)
+        names = self._class_names
+        out = []
+        for x in labels:
+            if isinstance(x, str):
+                out.append(x)
+                continue
+            i = int(x)
+            if not 0 <= i < len(names):
+                raise ValueError(f'video {video!r}: proposal label {i} is outside the '
+                                 f'{len(names)} names of {self.class_names_file}')
+            out.append(names[i])
+        return out
 
     def _fuse(self, videos: 'OrderedDict[str, _VideoPreds]', gt: GroundTruth, mode: str):
         """Per video (segments, scores, class names) after fusion / labels / oracle classes."""
@@ -438,7 +484,7 @@ class TALDetectionMetric(_TALMetricBase):
                 clf = self.classifier()
                 cls_scores = clf.lookup(name)
                 if cls_scores is None:
-                    raise KeyError(f'video {name!r} has no scores in the classifier file '
+                    raise ValueError(f'video {name!r} has no scores in the classifier file '
                                    f'{clf.source}')
                 names = clf.class_names
                 tie = clf.tie_break
@@ -490,7 +536,23 @@ class TALDetectionMetric(_TALMetricBase):
         return DetectionArrays(np.concatenate(vids), np.concatenate(labs), np.concatenate(segs),
                                np.concatenate(scs), num_unknown_label=n_unknown)
 
+    def _proposal_part(self, videos: 'OrderedDict[str, _VideoPreds]', gt: GroundTruth,
+                       reason: str) -> Dict[str, float]:
+        """AR@AN / AUC of the class-agnostic proposals (logged, dumped, returned)."""
+        res = self._evaluate_proposals(videos, gt, ANET_TIOU_THRESHOLDS,
+                                       self.max_avg_nr_proposals)
+        metrics = self._proposal_metrics(res, self.proposal_topk)
+        self.logger.info(f'TALDetectionMetric ({reason}): {res.num_videos} GT videos '
+                         f'({_missing_gt_videos(videos, gt)} without proposals), '
+                         f'{res.num_proposals} proposals: ' +
+                         ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
+        if self.out_dir:
+            self._dump_submission('proposals.json', self._proposal_submission(videos, gt))
+            self._dump('proposal_metrics.json', res.to_dict(self.proposal_topk))
+        return metrics
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        """mAP per threshold and averaged (``mAP_avg`` first), plus AR@AN when configured."""
         gt = self.ground_truth()
         videos = self.merge_predictions(results)
         labelled = [v.labels is not None for v in videos.values() if len(v.scores)]
@@ -512,35 +574,28 @@ class TALDetectionMetric(_TALMetricBase):
                 'TALDetectionMetric: no classifier_file and the proposals carry no labels: '
                 'reporting proposal metrics only (AR@AN, AUC; no_classifier=\'proposal\'). Set '
                 'classifier_file for mAP, or no_classifier=\'gt_label\' for oracle classes.')
-            res = self._evaluate_proposals(videos, gt, ANET_TIOU_THRESHOLDS,
-                                           self.max_avg_nr_proposals)
-            metrics = self._proposal_metrics(res, self.proposal_topk)
-            self.logger.info('TALDetectionMetric (proposal metrics only): ' +
-                             ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
-            if self.out_dir:
-                self._dump_submission('proposals.json', self._proposal_submission(videos, gt))
-                self._dump('proposal_metrics.json', res.to_dict(self.proposal_topk))
-            return metrics
+            return self._proposal_part(videos, gt, 'proposal metrics only')
 
         fused = self._fuse(videos, gt, mode)
         arrays = self._to_arrays(fused, gt)
         res = evaluate_detection(gt, arrays, self.tiou_thresholds, tie_order=self.tie_order,
                                  nan_tiou=self.nan_tiou)
-        metrics = {f'mAP@{_threshold_key(t)}': float(m)
-                   for t, m in zip(res.tiou_thresholds, res.mAP)}
-        metrics['mAP_avg'] = res.average_mAP
+        metrics: Dict[str, float] = {'mAP_avg': res.average_mAP}
+        metrics.update({f'mAP@{_threshold_key(t)}': float(m)
+                        for t, m in zip(res.tiou_thresholds, res.mAP)})
         source = {'labels': 'predicted labels', 'classifier': f'classifier {self.classifier_file}',
                   'oracle': 'ORACLE classes (GT labels)'}[mode]
         self.logger.info(
             f'TALDetectionMetric ({source}): {len(videos)} videos, {len(arrays)} detections, '
-            f'{gt.num_instances} GT instances, {len(gt.classes)} classes' +
+            f'{gt.num_instances} GT instances, {len(gt.classes)} classes, '
+            f'{_missing_gt_videos(videos, gt)} GT videos without predictions' +
             (f', {arrays.num_unknown_label} detections with non-GT labels ignored'
              if arrays.num_unknown_label else '') + '\n' +
             ' '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
         if self.out_dir:
             submission = {}
             for name, seg, sc, names in fused:
-                submission[gt.canonical_id(name)] = [
+                submission[gt.submission_id(name)] = [
                     dict(label=c, score=float(s), segment=[float(a), float(b)])
                     for c, s, (a, b) in zip(names, np.asarray(sc).tolist(),
                                             np.asarray(seg).tolist())]
@@ -548,4 +603,10 @@ class TALDetectionMetric(_TALMetricBase):
             summary = res.to_dict()
             summary['label_source'] = mode
             self._dump('detection_metrics.json', summary)
+        if self.proposal_metrics:
+            if mode == 'labels':
+                self.logger.info('TALDetectionMetric: proposal_metrics skipped: the predictions '
+                                 'carry labels, AR@AN is defined on class-agnostic proposals')
+            else:
+                metrics.update(self._proposal_part(videos, gt, 'class-agnostic proposals'))
         return metrics
