@@ -306,3 +306,13 @@ def test_thumos_pipeline_equals_gtad_postprocess(tmp_path):
         assert [r['segment'] for r in rows] == det_seg.tolist()
         assert [r['label'] for r in rows] == [clf.class_names[c] for c in det_cls]
     assert len(sub['video_test_0000003']) == 2      # the single proposal, top-2 classes
+
+
+def test_a_model_with_no_proposal_scores_zero(files):
+    """An untrained model may propose nothing: the metrics are zeros, not a crash."""
+    empty = [dict(video_name=v, proposal_list=[]) for v in PROPOSALS]
+    metric = METRICS.build(dict(type='TALDetectionMetric', ann_file=files['gt'],
+                                classifier_file=files['clf'], proposal_metrics=True))
+    metrics = _run(metric, empty)
+    assert metrics['AR@1'] == metrics['AR@100'] == metrics['AUC'] == 0.0
+    assert metrics['mAP_avg'] == 0.0

@@ -73,8 +73,11 @@ class ProposalResult:
         """Average recall at average number ``an`` of proposals (``avg_recall[k-1]`` for AN=k).
 
         The point whose ``proposals_per_video`` is closest to ``an`` is used; an AN more than
-        half a step away from every point raises ``ValueError``.
+        half a step away from every point raises ``ValueError``. Without any proposal the
+        recall is 0 at every AN.
         """
+        if self.proposals_per_video[-1] <= 0:  # no proposal at all: nothing is recalled
+            return 0.0
         idx = int(np.argmin(np.abs(self.proposals_per_video - an)))
         step = self.proposals_per_video[0]
         if abs(self.proposals_per_video[idx] - an) > 0.5 * step + 1e-9:
