@@ -14,7 +14,7 @@ model = dict(
 
 train_dataloader = dict(
     batch_size=256, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='SimilarityWindowSampler', shuffle=True),  # new windows every epoch
     dataset=dict(_delete_=True, type='SimilarityWindowDataset', ann_file={{_base_.ann_file_train}},
                  data_prefix=dict(feature={{_base_.feature_dir}}),
                  feature_ext={{_base_.feature_ext}}, feat_dim={{_base_.feat_dim}},

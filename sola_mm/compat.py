@@ -86,6 +86,24 @@ def _alias_trapz() -> None:
 
 # 3. torch >= 2.6 loads checkpoints with weights_only=True; mmengine <= 0.10.7 checkpoints pickle
 #    HistoryBuffer and numpy objects in their message hub (fixed on mmengine main, #1670, unreleased).
+def _history_buffer_method(obj: object, name: str) -> Callable:
+    """Stands in for ``builtins.getattr`` while a checkpoint is unpickled with weights_only.
+
+    ``HistoryBuffer.__getstate__`` stores its statistics functions (``HistoryBuffer.min`` ...),
+    which pickle protocol 2 (torch.save's) writes as ``getattr(HistoryBuffer, 'min')``. Allowing
+    the real ``getattr`` would let a crafted file read any attribute reachable from an allowed
+    object (``__globals__``, ``__self__`` -> the builtins module) and, with SETITEM, overwrite
+    module globals; this stand-in rebuilds exactly that one form and refuses everything else."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if (obj is HistoryBuffer and isinstance(name, str) and not name.startswith('_')
+            and callable(HistoryBuffer.__dict__.get(name))):
+        return getattr(HistoryBuffer, name)
+    import pickle
+    raise pickle.UnpicklingError(
+        f'weights_only checkpoint loading: getattr({obj!r}, {name!r}) is refused (only '
+        'HistoryBuffer statistics methods may be rebuilt this way)')
+
+
 def safe_globals() -> List[object]:
     """The classes a mmengine checkpoint may pickle that are safe to rebuild (no code runs)."""
     from mmengine.logging.history_buffer import HistoryBuffer
@@ -94,10 +112,8 @@ def safe_globals() -> List[object]:
     allowed.append(core.multiarray._reconstruct)
     allowed.append(core.multiarray.scalar)
     allowed.extend(type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUVOMm')
-    # HistoryBuffer.__getstate__ pickles its statistics functions as getattr(HistoryBuffer, 'min').
-    # Under torch's weights-only unpickler getattr can only fetch attributes: REDUCE still calls
-    # nothing outside this list (tests/test_compat.py shows a code-running pickle is refused).
-    allowed.append(getattr)
+    # `builtins.getattr` in the file resolves to the restricted stand-in above, never to getattr
+    allowed.append((_history_buffer_method, 'builtins.getattr'))
     return allowed
 
 

@@ -9,7 +9,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    sync_buffers=dict(type='SyncBuffersHook'))
+    sync_buffers=dict(type='SyncBuffersHook'),
+    rng_state=dict(type='RNGStateHook'))  # checkpoints the RNG streams: exact --resume
 
 env_cfg = dict(
     cudnn_benchmark=False,

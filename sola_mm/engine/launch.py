@@ -20,10 +20,20 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 
+def _first_host(node_list: str) -> str:
+    """First host of a SLURM node list (``scontrol show hostnames``); 127.0.0.1 without scontrol."""
+    try:
+        proc = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return '127.0.0.1'
+    hosts = proc.stdout.split() if proc.returncode == 0 else []
+    return hosts[0] if hosts else '127.0.0.1'
+
+
 def _slurm_env(port: str = '29500') -> None:
     """MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK from SLURM's variables (as mmengine does)."""
-    node_list = os.environ['SLURM_NODELIST']
-    addr = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1') or '127.0.0.1'
+    addr = _first_host(os.environ['SLURM_NODELIST'])
     os.environ.setdefault('MASTER_PORT', port)
     os.environ.setdefault('MASTER_ADDR', addr)
     os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']

@@ -63,7 +63,8 @@ def write_config(path: str, data: str, sola: bool = False, extra: str = '',
     param_scheduler = [dict(type='MultiStepLR', begin=0, end={max_epochs}, by_epoch=True,
                             milestones=[{max_epochs - 1}], gamma=0.1)]
     default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=3))
-    val_evaluator = dict(dump_config=dict(out='results.json', output_format='json'))
+    val_evaluator = dict(ann_file=data_root + 'anet_anno_val.json',
+                         classifier_file=data_root + 'cuhk_val_simp_share.json')
     test_evaluator = val_evaluator
     '''
     if sola:
@@ -110,11 +111,12 @@ def final_metrics(work_dir: str) -> dict:
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
-                if 'auc' in record:
+                if 'AUC' in record:
                     found.append((record.get('step', 0), osp.getmtime(path), record))
     assert found, f'no validation metrics in {work_dir}'
     record = max(found, key=lambda item: (item[0], item[1]))[2]
-    return {k: v for k, v in record.items() if k in ('auc', 'AR@1', 'AR@5', 'AR@10', 'AR@100')}
+    return {k: v for k, v in record.items()
+            if k in ('mAP_avg', 'AUC', 'AR@1', 'AR@5', 'AR@10', 'AR@100')}
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -125,3 +127,13 @@ def last_checkpoint(work_dir: str) -> str:
 def final_state(work_dir: str) -> dict:
     from sola_mm.engine.checkpoint import load_checkpoint_file, state_dict_of
     return state_dict_of(load_checkpoint_file(last_checkpoint(work_dir)))
+
+
+@pytest.fixture(scope='session')
+def reference(demo_data, tmp_path_factory):
+    """An uninterrupted single-process SoLa + BMN run (stage 1: 4 epochs x 2 iterations of 8
+    windows; stage 2: 2 epochs x 4 iterations of 4 videos), seed 0. Its work_dir."""
+    root = str(tmp_path_factory.mktemp('reference'))
+    config = write_config(osp.join(root, 'cfg.py'), demo_data, sola=True)
+    train(config, osp.join(root, 'work'))
+    return osp.join(root, 'work')

@@ -1,19 +1,21 @@
 """kill -9 during SoLa stage 1, during stage 2 and during a checkpoint write, then ``--resume``:
 the run ends with exactly the metrics and weights of an uninterrupted run with the same seed.
 
-Why equality is exact on CPU: the models draw no random numbers in forward (no dropout), the
-training order comes from mmengine's DefaultSampler (seeded permutation of ``seed + epoch``) and
-SimilarityWindowDataset's window offsets (``seed + epoch``), and mmengine checkpoints hold the
-model, the Adam moments, the scheduler and the message hub. Checkpoints are per epoch, so a resumed
-run repeats the interrupted epoch from its start, with the same permutation. Single-threaded torch
-(OMP_NUM_THREADS=1) keeps the float reductions in one order.
+Why equality is exact on CPU: the training order comes from mmengine's DefaultSampler (a seeded
+permutation of ``seed + epoch``) and stage-1 windows are a pure function of (seed, epoch, index);
+mmengine checkpoints hold the model, the Adam moments, the scheduler and the message hub; and
+``RNGStateHook`` adds the global torch/numpy/Python RNG states, which the losses draw from (BMN
+samples its IoU-map cells with ``torch.rand_like``), restoring them on resume. ``SoLaStage1Hook``
+runs a nested stage 1 with the RNG states preserved, so stage 2 sees the same streams whether
+stage 1 ran in this process, resumed in it, or was finished earlier. Checkpoints are per epoch, so
+a resumed run repeats the interrupted epoch from its start. Single-threaded torch
+(OMP_NUM_THREADS=1) keeps the float reductions in one order. Exactly equal, no tolerance.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
 
-import pytest
 import torch
 
 from conftest import final_metrics, final_state, last_checkpoint, train, write_config
@@ -27,15 +29,6 @@ def assert_same_run(work_dir: str, reference: str) -> None:
     assert state.keys() == ref_state.keys()
     for key in ref_state:
         assert torch.equal(state[key], ref_state[key]), key
-
-
-@pytest.fixture(scope='module')
-def reference(demo_data, tmp_path_factory):
-    """An uninterrupted SoLa + BMN run (stage 1: 4 epochs x 2 iters; stage 2: 2 epochs x 4)."""
-    root = str(tmp_path_factory.mktemp('reference'))
-    config = write_config(osp.join(root, 'cfg.py'), demo_data, sola=True)
-    train(config, osp.join(root, 'work'))
-    return osp.join(root, 'work')
 
 
 def test_same_seed_same_metrics(reference, demo_data, tmp_path):
@@ -61,25 +54,10 @@ def test_kill_during_stage1_then_resume(reference, demo_data, tmp_path):
     assert osp.exists(osp.join(stage1, 'stage1_done.json'))
 
 
-def test_kill_during_stage2_then_resume(reference, demo_data, tmp_path):
-    once = str(tmp_path / 'killed')
-    extra = f"""
-    custom_hooks = [dict(type='SoLaStage1Hook'),
-                    dict(type='KillAtIterHook', at_iter=6, once_file={once!r})]
-    """
-    config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True, extra=extra)
-    work = str(tmp_path / 'work')
-    train(config, work, expect_rc=KILLED)
-    assert osp.exists(osp.join(work, 'sola_stage1', 'stage1_done.json'))
-    assert last_checkpoint(work).endswith('epoch_1.pth')  # killed in epoch 2 (iter 6 of 8)
-    train(config, work, '--resume')
-    assert_same_run(work, reference)
-
-
-def test_kill_during_checkpoint_write_leaves_no_truncated_checkpoint(reference, demo_data,
-                                                                     tmp_path):
-    """SIGKILL half-way through writing epoch_2.pth: the temp file is abandoned, epoch_2.pth never
-    appears, ``last_checkpoint`` still names the complete epoch_1.pth, and --resume finishes."""
+def test_kill_during_stage2_checkpoint_write_then_resume(reference, demo_data, tmp_path):
+    """SIGKILL in stage 2 after epoch 2 trained, half-way through writing epoch_2.pth: the temp
+    file is abandoned, epoch_2.pth never appears, ``last_checkpoint`` still names the complete
+    epoch_1.pth; ``--resume`` reuses the finished stage 1, repeats epoch 2 and ends equal."""
     once = str(tmp_path / 'killed')
     extra = f"""
     custom_hooks = [dict(type='SoLaStage1Hook'),
@@ -88,6 +66,8 @@ def test_kill_during_checkpoint_write_leaves_no_truncated_checkpoint(reference, 
     config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True, extra=extra)
     work = str(tmp_path / 'work')
     train(config, work, expect_rc=KILLED)
+    assert osp.exists(once)
+    assert osp.exists(osp.join(work, 'sola_stage1', 'stage1_done.json'))
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
     pointed = last_checkpoint(work)
     assert pointed.endswith('epoch_1.pth')
@@ -95,5 +75,24 @@ def test_kill_during_checkpoint_write_leaves_no_truncated_checkpoint(reference, 
     assert load_checkpoint_file(pointed)['meta']['epoch'] == 1
     leftovers = [f for f in os.listdir(work) if '.tmp.' in f]
     assert leftovers  # the half-written temp file, never published under a checkpoint name
-    train(config, work, '--resume')
+
+    proc = train(config, work, '--resume')
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 1' in log and 'reusing finished SoLa stage 1' in log
+    assert 'RNGStateHook: random streams restored from iteration 4' in log
     assert_same_run(work, reference)
+
+
+def test_runner_checkpoints_load_with_weights_only(reference):
+    """Every checkpoint the Runner wrote (stage 1 and 2) loads through the weights_only loader and
+    carries the RNG states and the HistoryBuffer message hub."""
+    from mmengine.logging import HistoryBuffer
+    from sola_mm.engine.checkpoint import load_checkpoint_file
+    paths = [osp.join(folder, name) for folder in (reference, osp.join(reference, 'sola_stage1'))
+             for name in os.listdir(folder) if name.endswith('.pth')]
+    assert len(paths) >= 4
+    for path in paths:
+        checkpoint = load_checkpoint_file(path)
+        assert checkpoint['rng_state']['world_size'] == 1, path
+        assert any(isinstance(v, HistoryBuffer)
+                   for v in checkpoint['message_hub']['log_scalars'].values()), path

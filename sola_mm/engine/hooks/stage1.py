@@ -35,6 +35,8 @@ from mmengine.visualization import Visualizer
 from mmaction.registry import HOOKS
 
 from ...models.necks.sola import SoLa
+from ..launch import prepare_runtime
+from .rng_state import preserved_rng
 
 MARKER = 'stage1_done.json'
 _DATA_KEYS = ('ann_file', 'data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale')
@@ -72,6 +74,7 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
         _inherit_probe_data(cfg, stage2_cfg, load)
     cfg.work_dir = work_dir
     cfg.launcher = stage2_cfg.get('launcher', 'none')
+    prepare_runtime(cfg)  # multi-process on CPU: gloo, DDP without device ids (as stage 2)
     cfg.randomness = copy.deepcopy(stage2_cfg.get('randomness', cfg.get('randomness')))
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     cfg.load_from = None
@@ -150,8 +153,11 @@ class SoLaStage1Hook(Hook):
         runner.logger.info(f'SoLa stage 1 (Similarity Matching) starts in {work_dir}')
         from mmengine.runner import Runner
         cfg = stage1_config(runner.cfg, spec, self._neck_cfg(runner), work_dir)
-        stage1 = Runner.from_cfg(cfg)
-        stage1.train()
+        # the stage-1 Runner reseeds and draws from the global RNGs: keep stage 2's streams the
+        # same whether stage 1 runs here, resumes here, or was finished by an earlier process
+        with preserved_rng():
+            stage1 = Runner.from_cfg(cfg)
+            stage1.train()
         chosen = stage1.message_hub.get_info('best_ckpt') or self._last_checkpoint(work_dir)
         _restore_current(runner)
         if get_rank() == 0:
