@@ -11,7 +11,8 @@
     # a folder of per-video features (any supported format) -> lengths JSON (unlabeled stage 1)
     python tools/convert_features.py lengths data/my_dataset/features data/my_dataset/lengths.json
     # HACS durations pickle ('<id>.npy' -> rows) -> ActivityNet-style lengths JSON
-    python tools/convert_features.py hacs data/hacs/training_duration.pkl data/hacs/hacs_train_lengths.json
+    python tools/convert_features.py hacs data/hacs/training_duration.pkl \
+        data/hacs/hacs_train_lengths.json
 """
 import argparse
 import csv

@@ -7,7 +7,6 @@ tools/test.py on the final checkpoint and prints its metrics. ``--baseline`` als
 config without SoLa, for the comparison in the README.
 """
 import argparse
-import os
 import os.path as osp
 import shutil
 import subprocess

@@ -5,11 +5,10 @@ A frozen neck runs under no_grad, stays in eval mode and has no parameter in the
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
-from torch import nn
 
 from mmaction.registry import MODELS
 
