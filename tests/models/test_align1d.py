@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from sola_mm.models.ops.align1d import (Align1D, align1d, align1d_weights, clear_sgalign_cache,
-                                        gtad_anchor_bounds, sgalign_matrices, sparse_matmul)
+from sola_mm.models.ops.align1d import (Align1D, align1d, align1d_weights, batched_sparse_matmul,
+                                        clear_sgalign_cache, gtad_anchor_bounds, sgalign_matrices,
+                                        sparse_matmul)
 
 DATA = Path(__file__).resolve().parents[1] / 'data' / 'gtad'
 SETTINGS = [(4, 0), (4, 2), (8, 0), (8, 2)]
@@ -90,3 +91,16 @@ def test_sparse_matmul_gradient():
     mats = sgalign_matrices(6, 4, 3, 2, dtype=torch.float64)
     z = torch.randn(5 * 6, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: sparse_matmul(mats.fused, t), (z, ))
+
+
+def test_batched_sparse_matmul_equals_per_video_products_and_gradient():
+    mats = sgalign_matrices(6, 4, 3, 2, dtype=torch.float64)
+    z = torch.randn(3, 5 * 6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0),
+                    requires_grad=True)
+    out = batched_sparse_matmul(mats.fused, z)
+    dense = mats.fused[0].to_dense()
+    torch.testing.assert_close(out, torch.stack([dense @ z[b] for b in range(3)]), rtol=0,
+                               atol=1e-13)
+    assert torch.autograd.gradcheck(lambda t: batched_sparse_matmul(mats.fused, t), (z, ))
+    with pytest.raises(ValueError, match=r'expected dense \[B, 30, N\]'):
+        batched_sparse_matmul(mats.fused, torch.zeros(3, 29, 4, dtype=torch.float64))

@@ -2,8 +2,8 @@
 
 Why: G-TAD ships Align1D as a CUDA extension. Its output is linear in the features, with weights
 that depend only on the rois, so here the op is a weight matrix ``W[k, p, t]`` (``y[k, c, p] =
-sum_t W[k, p, t] x[b_k, c, t]``), built once in float64 and reused; the input gradient ``W^T g`` then
-comes from autograd, exactly and deterministically.
+sum_t W[k, p, t] x[b_k, c, t]``), built once in float64 and reused; the input gradient ``W^T g``
+then comes from autograd, exactly and deterministically.
 
 The weights follow the official kernel (``Align1D_cuda_kernal.cu``) rule by rule, with
 ``spatial_scale = 1``:
@@ -40,7 +40,8 @@ ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 __all__ = [
     'align1d_samples', 'align1d_weights', 'align1d', 'Align1D', 'gtad_anchor_bounds',
-    'SparseOperator', 'sparse_matmul', 'SGAlignMatrices', 'sgalign_matrices',
+    'SparseOperator', 'sparse_matmul', 'BatchedSparseOperator', 'batched_sparse_matmul',
+    'SGAlignMatrices', 'sgalign_matrices',
     'clear_sgalign_cache'
 ]
 
@@ -192,6 +193,43 @@ class SparseOperator(torch.autograd.Function):
 def sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor], dense: torch.Tensor) -> torch.Tensor:
     """``A @ dense`` with ``matrix = (A, A^T)`` sparse CSR; differentiable in ``dense``."""
     return SparseOperator.apply(dense.contiguous(), matrix[0], matrix[1])
+
+
+class BatchedSparseOperator(torch.autograd.Function):
+    """``A @ Z[b]`` for every b of ``Z [B, K, N]``, fixed sparse ``A``, output ``[B, M, N]``.
+
+    One product per batch element keeps the output batch-major, so a ``[B, M, N]`` result viewed
+    as ``[B, D, T, N]`` is the channels-last layout of ``[B, N, D, T]`` that the 2-D head's convs
+    run fastest on, without a transposing copy.
+    """
+
+    @staticmethod
+    def forward(ctx, dense: torch.Tensor, matrix: torch.Tensor,  # type: ignore[override]
+                matrix_t: torch.Tensor) -> torch.Tensor:
+        ctx.matrix_t = matrix_t
+        out = dense.new_empty(dense.shape[0], matrix.shape[0], dense.shape[2])
+        for b in range(dense.shape[0]):
+            torch.mm(matrix, dense[b], out=out[b])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        grad_dense = grad.new_empty(grad.shape[0], ctx.matrix_t.shape[0], grad.shape[2])
+        for b in range(grad.shape[0]):
+            torch.mm(ctx.matrix_t, grad[b].contiguous(), out=grad_dense[b])
+        return grad_dense, None, None
+
+
+def batched_sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor],
+                          dense: torch.Tensor) -> torch.Tensor:
+    """``A @ dense[b]`` for each b of ``dense [B, K, N]`` -> ``[B, M, N]``; ``matrix = (A, A^T)``
+    sparse CSR; differentiable in ``dense``."""
+    if dense.dim() != 3 or dense.shape[1] != matrix[0].shape[1]:
+        raise ValueError(f'batched_sparse_matmul: expected dense [B, {matrix[0].shape[1]}, N], '
+                         f'got {list(dense.shape)}')
+    return BatchedSparseOperator.apply(dense.contiguous(), matrix[0], matrix[1])
 
 
 def _csr_pair(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: Tuple[int, int],

@@ -1,4 +1,5 @@
-"""GCNeXt, G-TAD's graph block: a temporal conv branch plus a semantic branch on a dynamic kNN graph.
+"""GCNeXt, G-TAD's graph block: a temporal conv branch plus a semantic branch on a dynamic kNN
+graph.
 
 ``out = ReLU(tconvs(x) + x + max_k sconvs([x_neighbour, x_centre]))`` (Xu et al., CVPR 2020). The
 kNN graph is rebuilt from the block's own input in every block and for every video: the 3 nearest

@@ -106,13 +106,17 @@ class GTAD(BaseModel):
         label_style: ``'anet'`` (from ``gt_instances.gt_bbox``) or ``'thumos'`` (from the window
             metainfo ``gt_frames``, ``window_start_snippet``, ``snippet_stride``); defaults to
             ``variant``.
-        loss_weights: weights of ``tem`` (boundary / "node"), ``pem_reg`` and ``pem_cls``.
-        pem_cls_count_offset: THUMOS's ``+10`` on the pem_cls counts (0 for ActivityNet).
-        soft_nms_sigma, max_proposals: Soft-NMS sigma (divides IoU^2) and the proposals kept.
+        loss_weights: weights of ``tem`` (boundary / "node"), ``pem_reg`` and ``pem_cls``; keys
+            not given keep the variant's official value (ActivityNet 1/10/1, THUMOS 1/1/10).
+        pem_cls_count_offset: THUMOS's ``+10`` on the pem_cls counts (0 for ActivityNet); None =
+            the variant's.
+        soft_nms_sigma, max_proposals: Soft-NMS sigma (divides IoU^2) and the proposals kept;
+            None = the variant's (ActivityNet 0.8 / 100, THUMOS 0.46 / 200).
         max_proposal_frames: proposals at least this long (frames) get score 0 before Soft-NMS
             (THUMOS's 300); None disables.
         fused_sgalign: apply the first head conv before the Align1D interpolation (same result,
-            ~1/10 of the training memory at the ActivityNet shape). False = the official order.
+            6% of the plain path's training-step peak at the ActivityNet shape, batch 16, and ~30x
+            faster on CPU; tools/benchmark_gtad.py). False = the official order.
     """
 
     batched_predict = True
@@ -135,9 +139,9 @@ class GTAD(BaseModel):
                  variant: str = 'anet',
                  label_style: Optional[str] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
-                 pem_cls_count_offset: float = 0.,
-                 soft_nms_sigma: float = 0.8,
-                 max_proposals: int = 100,
+                 pem_cls_count_offset: Optional[float] = None,
+                 soft_nms_sigma: Optional[float] = None,
+                 max_proposals: Optional[int] = None,
                  max_proposal_frames: Optional[float] = None,
                  fused_sgalign: bool = True,
                  data_preprocessor: Optional[dict] = None,
@@ -160,7 +164,8 @@ class GTAD(BaseModel):
                              f'D={max_duration}, T={temporal_dim}')
         if kernel_2d < 1 or kernel_2d % 2 == 0:
             raise ValueError(f'GTAD: kernel_2d must be odd and positive, got {kernel_2d}')
-        weights = dict(tem=1., pem_reg=10., pem_cls=1.)
+        official = OFFICIAL_SETTINGS[variant]
+        weights = dict(official['loss_weights'])
         if loss_weights is not None:
             unknown = set(loss_weights) - set(weights)
             if unknown:
@@ -174,9 +179,11 @@ class GTAD(BaseModel):
         self.variant = variant
         self.label_style = label_style
         self.loss_weights = weights
-        self.pem_cls_count_offset = float(pem_cls_count_offset)
-        self.soft_nms_sigma = soft_nms_sigma
-        self.max_proposals = max_proposals
+        self.pem_cls_count_offset = float(official['pem_cls_count_offset']
+                                          if pem_cls_count_offset is None else pem_cls_count_offset)
+        self.soft_nms_sigma = official['soft_nms_sigma'] if soft_nms_sigma is None \
+            else soft_nms_sigma
+        self.max_proposals = official['max_proposals'] if max_proposals is None else max_proposals
         self.max_proposal_frames = max_proposal_frames
         self.fused_sgalign = fused_sgalign
 
@@ -216,7 +223,9 @@ class GTAD(BaseModel):
         if self.fused_sgalign:
             first = self.localization[0]
             hidden = self.goi_align.project(gcnext_feature, first.weight, first.bias)
-            return self.localization[1:](hidden)
+            # localization[1] is a ReLU; out of place here: an in-place op on this permuted view
+            # would make autograd rebuild the whole map (as_strided) in the backward pass
+            return self.localization[2:](torch.relu(hidden))
         return self.localization(self.goi_align.features(gcnext_feature))
 
     def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -46,7 +46,7 @@ def proposal_mask(temporal_dim: int, max_duration: int) -> np.ndarray:
 
 
 def match_map(temporal_dim: int, max_duration: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Normalised proposal bounds ``xmin, xmax [D, T]``: ``gap * s`` and ``xmin + gap * (d + 1)``."""
+    """Normalised proposal bounds ``xmin, xmax [D, T]``: ``gap * s``, ``xmin + gap * (d + 1)``."""
     gap = 1. / temporal_dim
     xmin = gap * np.arange(temporal_dim, dtype=np.float64)
     xmax = xmin[None, :] + gap * np.arange(1, max_duration + 1, dtype=np.float64)[:, None]
@@ -115,7 +115,8 @@ def thumos_window_offset(window_start_snippet: int, snippet_stride: float) -> in
 def thumos_window_gts(gt_frames: np.ndarray, window_start_snippet: int, snippet_stride: float,
                       temporal_dim: int) -> np.ndarray:
     """The GTs a training window keeps: IoA(GT, window) > 0, IoA over the GT length and the window
-    ``[anchor_min[0], anchor_max[-1]]`` (a zero-length GT gives NaN and is dropped, as officially)."""
+    ``[anchor_min[0], anchor_max[-1]]`` (a zero-length GT gives NaN and is dropped, as
+    officially)."""
     gt = np.asarray(gt_frames, dtype=np.float64).reshape(-1, 2)
     anchor_min, anchor_max = thumos_window_anchors(window_start_snippet, snippet_stride,
                                                    temporal_dim)

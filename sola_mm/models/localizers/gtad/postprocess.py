@@ -1,12 +1,12 @@
-"""G-TAD post-processing (pure numpy, no mmengine): candidates, proposal enumeration, window merging,
-and the fusion of proposals with video-level classifier scores.
+"""G-TAD post-processing (pure numpy, no mmengine): candidates, proposal enumeration, window
+merging, and the fusion of proposals with video-level classifier scores.
 
 The rules are those of the official ``gtad_inference.py`` / ``gtad_postprocess.py``:
 
-* ActivityNet: boundary candidates from the start/end curves; cells (d, s) with end ``e = s + d + 1``
-  kept iff ``e < T`` and both boundaries are candidates (duration outer, start inner); score
-  ``clr * reg``; Soft-NMS (sigma 0.8, top 100); detections ``[max(0, xmin), min(1, xmax)] * duration``
-  for the top-2 video classes, blocked by class.
+* ActivityNet: boundary candidates from the start/end curves; cells (d, s) with end
+  ``e = s + d + 1`` kept iff ``e < T`` and both boundaries are candidates (duration outer, start
+  inner); score ``clr * reg``; Soft-NMS (sigma 0.8, top 100); detections
+  ``[max(0, xmin), min(1, xmax)] * duration`` for the top-2 video classes, blocked by class.
 * THUMOS: every cell with ``s + d + 1 < T`` of every window, in frames; Soft-NMS per window (sigma
   0.46, top 200, proposals of >= 300 frames zeroed); windows concatenated, Soft-NMS again, top 200;
   detections for the top-2 classes interleaved, scores rounded to 6 and seconds to 1 decimal.

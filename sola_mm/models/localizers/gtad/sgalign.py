@@ -6,10 +6,11 @@ computed on the same features), both over the widened anchor ``[s - (d+1)/2, s +
 The official output is ``[B, C * (Ri + Rc), D, T]`` with channel ``c * (Ri + Rc) + r``, which the
 head's first 1x1 conv (``localization.0``) reduces to ``h3d`` channels.
 
-Both steps are linear, so the fused path applies the conv weights per bin to the ``[B, C, T]``
-features first (``Z [B, h3d, Ri + Rc, T]``) and then the fixed interpolation matrices, never
-materialising the ``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet training shape in
-float32). The plain path (``fused=False``) materialises it like the official code.
+Both steps are linear, so the fused path (:meth:`SGAlign.project`) applies the conv weights per bin
+to the ``[B, C, T]`` features first (``Z [B, Ri + Rc, T, h3d]``) and then the fixed interpolation
+matrix, never materialising the ``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet
+training shape in float32). The plain path (:meth:`SGAlign.features`) materialises it like the
+official code.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from sola_mm.models.ops.align1d import SGAlignMatrices, sgalign_matrices, sparse_matmul
+from sola_mm.models.ops.align1d import (SGAlignMatrices, batched_sparse_matmul, sgalign_matrices,
+                                        sparse_matmul)
 from .gcnext import gather_neighbours, knn_indices
 
 __all__ = ['SGAlign']
@@ -94,11 +96,15 @@ class SGAlign(nn.Module):
 
     def project(self, x: torch.Tensor, weight: torch.Tensor,
                 bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Fused ``conv1x1(features(x))``: ``[B, C, T] -> [B, h, D, T]``.
+        """Fused ``conv1x1(features(x))``: ``[B, C, T] -> [B, h, D, T]`` (channels-last memory).
 
-        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``. Computes
-        ``Z[r, t, b, h] = sum_c weight[h, c, r] x_r[b, c, t]`` and then the fixed interpolation,
-        ``out[(d, s), (b, h)] = sum_(r, t) A[(d, s), (r, t)] Z[(r, t), (b, h)]``.
+        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``. Computes the per-bin
+        projections ``Z[b, r, t, h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the
+        GCNeXt features for inner bins, the context features for context bins) and then the fixed
+        interpolation per video,
+        ``out[b, (d, s), h] = sum_(r, t) A[(d, s), (r, t)] Z[b, (r, t), h]``.
+        The result is returned as a ``[B, h, D, T]`` view of ``[B, D, T, h]`` memory, the
+        channels-last layout the following convs run fastest on.
         """
         self._check(x)
         batch, channels, length = x.shape
@@ -106,21 +112,22 @@ class SGAlign(nn.Module):
         if weight[0].numel() != channels * self.bins:
             raise ValueError(f'SGAlign.project: weight has {weight[0].numel()} input channels, '
                              f'expected C * (Ri + Rc) = {channels} * {self.bins}')
-        per_bin = weight.reshape(hidden, channels, self.bins).permute(2, 0, 1)  # [R, h, C]
+        per_bin = weight.reshape(hidden, channels, self.bins).permute(1, 2, 0)  # [C, R, h]
         zs = []
         for source, bins_slice in zip(self._sources(x),
                                       (slice(0, self.inner_bins), slice(self.inner_bins, None))):
             if source is None:
                 continue
-            cols = source.permute(1, 0, 2).reshape(channels, batch * length)
-            z = torch.matmul(per_bin[bins_slice], cols)  # [r, h, B * T]
-            zs.append(z.view(-1, hidden, batch, length).permute(0, 3, 2, 1))  # [r, T, B, h]
-        z = torch.cat(zs, dim=0).reshape(self.bins * length, batch * hidden)
-        out = sparse_matmul(self.matrices(x).fused, z)  # [(d, s), (b, h)]
-        out = out.view(self.max_duration, length, batch, hidden).permute(2, 3, 0, 1)
+            # [(b, t), C] @ [C, (r, h)]: one plain matmul, nothing of batch size is saved but x
+            w = per_bin[:, bins_slice].reshape(channels, -1)
+            rows = source.transpose(1, 2).reshape(batch * length, channels)
+            zs.append(torch.mm(rows, w).view(batch, length, -1, hidden))
+        z = torch.cat(zs, dim=2) if len(zs) > 1 else zs[0]  # [B, T, R, h]
+        z = z.transpose(1, 2).reshape(batch, self.bins * length, hidden)  # [B, (r, t), h]
+        out = batched_sparse_matmul(self.matrices(x).fused, z)
         if bias is not None:
-            out = out + bias.view(1, -1, 1, 1)
-        return out
+            out = out.add_(bias)  # the product's output is not saved for backward
+        return out.view(batch, self.max_duration, length, hidden).permute(0, 3, 1, 2)
 
     def extra_repr(self) -> str:
         return (f'T={self.temporal_dim}, D={self.max_duration}, inner_bins={self.inner_bins}, '
