@@ -1,6 +1,6 @@
 """The README's demo: synthetic ActivityNet-layout data -> SoLa stage 1 -> localizer -> metrics.
 
-    python tools/run_demo.py [--config configs/demo/sola_bmn_demo.py] [--baseline] [--fresh]
+    python tools/run_demo.py [--config configs/demo/sola_gtad_demo.py] [--baseline] [--fresh]
 
 Writes the data to data/demo_anet (once), trains in work_dirs/demo/<config name>, then runs
 tools/test.py on the final checkpoint and prints its metrics. ``--baseline`` also trains the
@@ -38,7 +38,7 @@ def train_and_test(config: str, work_root: str, fresh: bool) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default='configs/demo/sola_bmn_demo.py')
+    parser.add_argument('--config', default='configs/demo/sola_gtad_demo.py')
     parser.add_argument('--baseline', action='store_true', help='also train the no-SoLa baseline')
     parser.add_argument('--fresh', action='store_true', help='start from an empty work dir')
     parser.add_argument('--work-root', default='work_dirs/demo')

@@ -27,7 +27,7 @@ import subprocess
 
 import torch
 
-from conftest import ROOT, final_metrics, write_config
+from reliability_utils import ROOT, final_metrics, write_config
 
 DIST_TRAIN = osp.join(ROOT, 'tools', 'dist_train.sh')
 

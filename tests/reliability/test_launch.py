@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from reliability_utils import ROOT
 from sola_mm.engine import launch
 
 

@@ -18,7 +18,7 @@ import os.path as osp
 
 import torch
 
-from conftest import final_metrics, final_state, last_checkpoint, train, write_config
+from reliability_utils import final_metrics, final_state, last_checkpoint, train, write_config
 
 KILLED = -9
 
