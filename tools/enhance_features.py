@@ -15,7 +15,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sola_mm  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+from sola_mm.engine.launch import load_config  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from sola_mm.apis.enhance import build_frozen_neck, data_spec, enhance_folder  # noqa: E402
 
@@ -32,9 +33,7 @@ def main(argv=None):
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     spec = data_spec(cfg)
     neck = build_frozen_neck(cfg, args.checkpoint).to(args.device)
     in_dir = args.in_dir or spec['feature_dir']

@@ -21,7 +21,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sola_mm  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+from sola_mm.engine.launch import load_config  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from sola_mm.apis.linear_eval import run_linear_eval  # noqa: E402
 from sola_mm.evaluation.linear_probe import format_side_by_side  # noqa: E402
@@ -80,9 +81,7 @@ def find_checkpoint(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     checkpoint = find_checkpoint(cfg, args)
     results = run_linear_eval(
         cfg, checkpoint, temporal_scale=args.temporal_scale, max_videos=args.max_videos,

@@ -22,7 +22,7 @@ import sola_mm  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sola_mm.engine.launch import prepare_runtime  # noqa: E402
+from sola_mm.engine.launch import load_config, prepare_runtime  # noqa: E402
 
 TAL_METRICS = ('TALDetectionMetric', 'TALProposalMetric')
 
@@ -118,9 +118,7 @@ def format_metrics(metrics: Dict[str, Any]) -> str:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
     cfg = prepare_runtime(cfg)
     runner = Runner.from_cfg(cfg)

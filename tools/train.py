@@ -14,7 +14,7 @@ import sola_mm  # noqa: E402,F401  (compat fixes + registration)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sola_mm.engine.launch import prepare_runtime  # noqa: E402
+from sola_mm.engine.launch import load_config, prepare_runtime  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,9 +71,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:

@@ -15,7 +15,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sola_mm  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+from sola_mm.engine.launch import load_config  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from sola_mm.apis.enhance import build_frozen_neck, data_spec  # noqa: E402
 from sola_mm.datasets.anet_feature_dataset import load_anet_annotations  # noqa: E402
@@ -34,9 +35,7 @@ def main(argv=None):
     p.add_argument('--ann-file', nargs='+', help='annotation files (default: train + val)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     spec = data_spec(cfg)
     scale = spec['temporal_scale'] if args.temporal_scale == -1 else (args.temporal_scale or None)
     database = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -51,6 +52,14 @@ def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> None:
         raise ValueError(f'launcher={launcher!r} on a CPU-only machine: use "pytorch" '
                          '(tools/dist_train.sh) or "slurm" (tools/slurm_train.sh)')
     torch_dist.init_process_group(backend=backend)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """A config file with the tools' ``--cfg-options`` overrides merged in."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def prepare_runtime(cfg: Config) -> Config:
