@@ -4,8 +4,11 @@
 # - torch already installed (CPU or CUDA): keep it.
 # Idempotent: a second run only re-checks.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
+case "$PY" in  # a relative path to an interpreter (.venv/bin/python) must survive the cds
+  */*) PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")" ;;
+esac
+cd "$(dirname "$0")/.."
 
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
   echo "[install] no torch found: installing the CPU wheel torch==2.13.0"
@@ -21,8 +24,10 @@ else
   echo "[install] keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
 fi
 
-if "$PY" -c 'import sola_mm, mmaction.models, h5py, pytest' >/dev/null 2>&1 \
-   && [ "$("$PY" -c 'import sola_mm, os; print(os.path.realpath(os.path.dirname(sola_mm.__file__)))')" = "$(pwd -P)/sola_mm" ]; then
+# run the checks from / so that this folder (the current directory) cannot satisfy the import
+installed=$(cd / && "$PY" -c 'import sola_mm, mmaction.models, h5py, pytest, os
+print(os.path.realpath(os.path.dirname(sola_mm.__file__)))' 2>/dev/null | tail -n 1) || true
+if [ "$installed" = "$(pwd -P)/sola_mm" ]; then
   echo "[install] sola_mm already installed from this checkout"
   exit 0
 fi
