@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import sola_mm  # noqa: E402,F401
+from sola_mm.engine.hooks.stage1 import read_stage1_marker  # noqa: E402
 from sola_mm.engine.launch import load_config  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
@@ -62,10 +63,10 @@ def find_checkpoint(cfg, args):
         return spec['checkpoint']
     if not args.work_dir:
         return None
-    marker = osp.join(args.work_dir, spec.get('work_subdir', 'sola_stage1'), 'stage1_done.json')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            return json.load(f)['checkpoint']
+    stage1_dir = osp.join(args.work_dir, spec.get('work_subdir', 'sola_stage1'))
+    chosen = read_stage1_marker(stage1_dir)
+    if chosen:
+        return chosen
     if cfg.get('model', {}).get('type') == 'SoLaPretrainer':  # tools/train.py on stage 1 alone
         best = sorted(glob.glob(osp.join(args.work_dir, 'best_probe_score_epoch_*.pth')),
                       key=osp.getmtime)
@@ -76,7 +77,7 @@ def find_checkpoint(cfg, args):
             with open(pointer) as f:
                 return f.read().strip()
     raise FileNotFoundError(f'--work-dir {args.work_dir}: no finished SoLa stage 1 there (no '
-                            f'{marker}, no stage-1 checkpoint); pass --checkpoint')
+                            f'{stage1_dir}/stage1_done.json, no stage-1 checkpoint); pass --checkpoint')
 
 
 def main(argv=None):

@@ -1,9 +1,10 @@
 """The real SoLa config, pointed at tiny data: stage 1 runs inside stage 2, is reused on a second
 run, and the frozen neck of stage 2 holds exactly the stage-1 weights."""
-import json
 import os
 
 import torch
+
+from sola_mm.engine.hooks.stage1 import read_stage1_marker
 
 from tests.conftest import demo_cfg_options, run_tool
 
@@ -24,8 +25,7 @@ def test_sola_bmn_real_config_two_stages(tiny_anet, tmp_path):
             '--cfg-options'] + demo_cfg_options(tiny_anet) + STAGE1
     first = run_tool(args)
     assert 'SoLa stage 1 (Similarity Matching) starts' in first.stdout + first.stderr
-    marker = json.load(open(work / 'sola_stage1' / 'stage1_done.json'))
-    stage1 = torch.load(marker['checkpoint'], weights_only=True)['state_dict']
+    stage1 = torch.load(read_stage1_marker(str(work / 'sola_stage1')), weights_only=True)['state_dict']
     stage2 = torch.load(str(work / 'epoch_2.pth'), weights_only=True)['state_dict']
     neck_keys = [k for k in stage2 if k.startswith('neck.')]
     assert neck_keys
@@ -36,3 +36,19 @@ def test_sola_bmn_real_config_two_stages(tiny_anet, tmp_path):
     second = run_tool(args)
     assert 'reusing finished SoLa stage 1' in second.stdout + second.stderr
     assert os.path.isfile(work / 'epoch_2.pth')
+
+
+def test_finished_stage1_is_found_after_the_work_dir_moves(tmp_path):
+    """The marker stores the chosen checkpoint relative to itself: a moved work dir is reused."""
+    import json
+    import shutil
+    old = tmp_path / 'old' / 'sola_stage1'
+    old.mkdir(parents=True)
+    (old / 'best_probe_score_epoch_20.pth').write_bytes(b'x')
+    (old / 'stage1_done.json').write_text(json.dumps({'checkpoint': 'best_probe_score_epoch_20.pth'}))
+    new = tmp_path / 'new'
+    shutil.move(str(tmp_path / 'old'), str(new))
+    assert read_stage1_marker(str(new / 'sola_stage1')) == str(
+        new / 'sola_stage1' / 'best_probe_score_epoch_20.pth')
+    (new / 'sola_stage1' / 'best_probe_score_epoch_20.pth').unlink()
+    assert read_stage1_marker(str(new / 'sola_stage1')) is None  # gone: stage 1 runs again

@@ -1,10 +1,11 @@
 """The real configs/sola_gtad_anet.py, pointed at tiny data: SoLa stage 1 + G-TAD training +
 detection evaluation in one `tools/train.py` command, with the frozen neck holding exactly the
 stage-1 weights."""
-import json
 import re
 
 import torch
+
+from sola_mm.engine.hooks.stage1 import read_stage1_marker
 from mmengine.config import Config
 
 from tests.conftest import ROOT, demo_cfg_options, run_tool
@@ -63,8 +64,7 @@ def test_sola_gtad_real_config_trains_and_evaluates(tiny_anet, tmp_path):
     log = proc.stdout + proc.stderr
     assert 'SoLa stage 1 (Similarity Matching) starts' in log
     assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\].*mAP_avg: \d\.\d+', log), log[-3000:]
-    marker = json.load(open(work / 'sola_stage1' / 'stage1_done.json'))
-    stage1 = torch.load(marker['checkpoint'], weights_only=True)['state_dict']
+    stage1 = torch.load(read_stage1_marker(str(work / 'sola_stage1')), weights_only=True)['state_dict']
     stage2 = torch.load(str(work / 'epoch_2.pth'), weights_only=True)['state_dict']
     neck_keys = [k for k in stage2 if k.startswith('neck.')]
     assert neck_keys and all(torch.equal(stage1[k], stage2[k]) for k in neck_keys)

@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 from tools_test_utils import DEMO_CONFIG, ROOT, data_options
 
+from sola_mm.engine.hooks.stage1 import read_stage1_marker
 from sola_mm.evaluation.linear_probe import (ProbeSet, build_probe_set, format_side_by_side,
                                              linear_probe, snippet_labels)
 
@@ -129,9 +131,10 @@ def test_stage1_logs_probe_and_stage2_loads_best(tiny_data, tmp_path):
     assert 'probe/raw_score' in text
     best = sorted(work.glob('best_probe_score_epoch_*.pth'))
     assert len(best) == 1
-    marker = json.loads((work / 'stage1_done.json').read_text())
-    assert marker['checkpoint'] == str(best[0].resolve())
-    assert f'SoLa neck loaded from stage-1 checkpoint {marker["checkpoint"]}' in log
+    chosen = read_stage1_marker(str(work))
+    assert osp.samefile(chosen, best[0])
+    assert re.search(r'SoLa neck loaded from stage-1 checkpoint \S*' + re.escape(osp.basename(chosen)),
+                     log)
 
 
 def _register_scripted_metric():
@@ -197,8 +200,7 @@ def test_stage2_loads_best_not_last(tiny_data, tmp_path):
     work = tmp_path / 'sola_stage1'
     best = sorted(work.glob('best_probe_score_epoch_*.pth'))
     assert [p.name for p in best] == ['best_probe_score_epoch_2.pth']
-    marker = json.loads((work / 'stage1_done.json').read_text())
-    assert marker['checkpoint'] == str(best[0].resolve())
+    assert osp.samefile(read_stage1_marker(str(work)), best[0])
     _assert_neck_holds(neck, best[0], work / 'epoch_3.pth')
 
 
@@ -210,8 +212,7 @@ def test_stage2_finds_best_after_crash_before_marker(tiny_data, tmp_path):
     work = tmp_path / 'sola_stage1'
     (work / 'stage1_done.json').unlink()
     neck = _run_stage1_hook(_stage2_runner(tiny_data, tmp_path, [0.5, 0.3, 0.9]))
-    marker = json.loads((work / 'stage1_done.json').read_text())
-    assert marker['checkpoint'] == str((work / 'best_probe_score_epoch_3.pth').resolve())
+    assert osp.samefile(read_stage1_marker(str(work)), work / 'best_probe_score_epoch_3.pth')
     _assert_neck_holds(neck, work / 'best_probe_score_epoch_3.pth', work / 'epoch_1.pth')
 
 

@@ -42,6 +42,23 @@ MARKER = 'stage1_done.json'
 _DATA_KEYS = ('ann_file', 'data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale')
 
 
+def read_stage1_marker(stage1_dir: str) -> Optional[str]:
+    """The checkpoint a finished stage 1 in ``stage1_dir`` handed to stage 2 (its
+    ``stage1_done.json``), or None when stage 1 has not finished or the checkpoint is gone."""
+    marker = osp.join(stage1_dir, MARKER)
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = json.load(f).get('checkpoint')
+    if path:
+        path = osp.join(stage1_dir, path)  # stored relative; an absolute path stays as it is
+    if path and osp.isfile(path):
+        return path
+    print_log(f'{marker} names a missing checkpoint {path!r}; stage 1 runs again',
+              logger='current', level=30)
+    return None
+
+
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
@@ -146,7 +163,7 @@ class SoLaStage1Hook(Hook):
                              f'when `{self.key}.checkpoint` is not set')
         work_dir = osp.join(runner.work_dir, spec.get('work_subdir', 'sola_stage1'))
         marker = osp.join(work_dir, MARKER)
-        found = self._read_marker(marker)
+        found = read_stage1_marker(work_dir)
         if found:
             runner.logger.info(f'reusing finished SoLa stage 1 in {work_dir}')
             return found
@@ -163,7 +180,8 @@ class SoLaStage1Hook(Hook):
         if get_rank() == 0:
             tmp = marker + '.tmp'
             with open(tmp, 'w') as f:
-                json.dump(dict(checkpoint=osp.abspath(chosen)), f)
+                # relative to the marker, so a moved or copied work dir stays reusable
+                json.dump(dict(checkpoint=osp.relpath(osp.abspath(chosen), work_dir)), f)
             os.replace(tmp, marker)
         barrier()
         runner.logger.info(f'SoLa stage 1 finished; using {chosen}')
@@ -175,18 +193,6 @@ class SoLaStage1Hook(Hook):
         if neck is None:
             raise ValueError('config: model.neck is not set, so there is no SoLa to pretrain')
         return neck
-
-    @staticmethod
-    def _read_marker(marker: str) -> Optional[str]:
-        if not osp.isfile(marker):
-            return None
-        with open(marker) as f:
-            path = json.load(f).get('checkpoint')
-        if path and osp.isfile(path):
-            return path
-        print_log(f'{marker} names a missing checkpoint {path!r}; stage 1 runs again',
-                  logger='current', level=30)
-        return None
 
     @staticmethod
     def _last_checkpoint(work_dir: str) -> str:
