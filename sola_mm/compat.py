@@ -4,6 +4,9 @@ Each fix names its upstream issue and carries a version gate: it applies only wh
 exists, so upgrading the dependency retires it silently. ``apply_all()`` runs once, from
 ``sola_mm/__init__.py``, before anything imports ``mmaction.models``.
 
+The one other upstream gap, CPU-only multi-process launching (mmengine 0.10.7 assumes NCCL and
+CUDA device ids), is a config adjustment rather than a patch: ``sola_mm/engine/launch.py``.
+
 Set ``SOLA_MM_SKIP_COMPAT=name1,name2`` to leave named fixes out (the tests use it to show that each
 fix is needed).
 """
