@@ -50,9 +50,16 @@ def load_anet_annotations(ann_file: str, require_annotations: bool = True) -> Di
             if field not in info:
                 raise AnnotationError(f'annotation file {ann_file!r}, video {video}: missing field '
                                       f'{field!r}')
-        if not info['duration_second'] > 0:
-            raise AnnotationError(f'annotation file {ann_file!r}, video {video}: duration_second '
-                                  f'must be > 0, got {info["duration_second"]}')
+        # the frame counts divide (corrected_second = feature_frame / duration_frame * seconds):
+        # a zero or a string would fail only at the first iteration, without the file's name
+        for field in ('duration_second', 'duration_frame', 'feature_frame'):
+            if field not in info:
+                continue
+            value = info[field]
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not value > 0):
+                raise AnnotationError(f'annotation file {ann_file!r}, video {video}: {field} '
+                                      f'must be a number > 0, got {value!r}')
         for k, ann in enumerate(info.get('annotations', [])):
             segment = ann.get('segment')
             if (not isinstance(segment, (list, tuple)) or len(segment) != 2

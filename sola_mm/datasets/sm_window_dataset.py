@@ -32,7 +32,7 @@ from mmengine.logging import print_log
 
 from mmaction.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
 from .anet_feature_dataset import ANetFeatureDataset
-from .feature_io import load_features, resize_features
+from .feature_io import load_features, load_video_features, resize_features
 
 __all__ = ['SimilarityWindowDataset', 'SimilarityWindowSampler']
 
@@ -101,7 +101,15 @@ class SimilarityWindowDataset(ANetFeatureDataset):
     # ----------------------------------------------------------------- loading
     def _read(self, info: dict) -> np.ndarray:
         """Features of one video as float32 [T, C], resized to ``temporal_scale`` if set."""
-        feats = load_features(info['feature_path'], video=info['video_name'], feat_dim=self.feat_dim)
+        # the same file options as stage 2 (ANetFeatureDataset records them in ``info``)
+        path, video = info['feature_path'], info['video_name']
+        key, stride = info.get('feature_key'), int(info.get('feature_stride', 1))
+        if isinstance(path, str):
+            feats = load_features(path, video=video, feat_dim=self.feat_dim, key=key,
+                                  stride=stride)
+        else:  # streams: {name: path}, concatenated on channels
+            feats = load_video_features(path, video, key=key, stride=stride,
+                                        feat_dim=self.feat_dim)
         feats = np.array(feats, dtype=np.float32, order='C')  # materialise (npy files are mmapped)
         if self.temporal_scale:
             feats = resize_features(feats, self.temporal_scale)

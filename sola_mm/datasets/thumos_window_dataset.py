@@ -129,9 +129,14 @@ def load_video_info(path: str) -> Dict[str, dict]:
                              ('num_frames', ('video-frames', 'num_frames', 'numFrame')),
                              ('duration_second', ('video-duration', 'duration_second',
                                                   'seconds'))):
-            value = _first(row, names)
-            if value is not None:
-                entry[field] = float(value)
+            column = next((n for n in names if row.get(n, '') != ''), None)
+            if column is not None:
+                try:
+                    entry[field] = float(row[column])
+                except ValueError:
+                    raise AnnotationError(f'video info file {path!r}, row {k + 2} (video {video}): '
+                                          f'{field} (column {column!r}) must be a number, got '
+                                          f'{row[column]!r}') from None
         info.setdefault(video, entry)
     return info
 
@@ -168,7 +173,12 @@ def load_thumos_annotations(ann_file: str, ignore_labels: Sequence[str] = ('Ambi
                                   f'segment ends before it starts: {start}-{end} s, {f0}-{f1}')
         ann = dict(segment=[start, end], label=row['type'])
         if row.get('type_idx', '') != '':
-            ann['type_idx'] = int(row['type_idx'])
+            try:
+                ann['type_idx'] = int(row['type_idx'])
+            except ValueError:
+                raise AnnotationError(f'annotation file {ann_file!r}, row {k + 2} (video {video}): '
+                                      f'type_idx must be an integer, got {row["type_idx"]!r}') \
+                    from None
         entry['annotations'].append(ann)
         entry['gt_frames'].append([f0, f1])
     for video, values in ratios.items():
@@ -195,20 +205,32 @@ def load_json_annotations(ann_file: str, subset: Optional[str] = None,
                               '{video_name: {fps, num_frames | duration_second, annotations}}')
     database: Dict[str, dict] = {}
     for video, info in data.items():
+        where = f'annotation file {ann_file!r}, video {video}'
+        if not isinstance(info, dict):
+            raise AnnotationError(f'{where}: expected an object {{fps, num_frames | '
+                                  f'duration_second, annotations}}, got {type(info).__name__}')
         if subset is not None and info.get('subset', subset) != subset:
             continue
-        where = f'annotation file {ann_file!r}, video {video}'
-        rate = info.get('fps', fps)
-        frames = info.get('num_frames', info.get('duration_frame'))
-        seconds = info.get('duration_second', info.get('duration'))
+        values = {}
+        for field, names in (('fps', ('fps', )), ('num_frames', ('num_frames', 'duration_frame')),
+                             ('duration_second', ('duration_second', 'duration'))):
+            name = next((n for n in names if info.get(n) is not None), None)
+            if name is None:
+                continue
+            try:
+                values[field] = float(info[name])
+            except (TypeError, ValueError):
+                raise AnnotationError(f'{where}: {name} must be a number, got '
+                                      f'{info[name]!r}') from None
+        rate = values.get('fps', fps)
         if rate is None or not float(rate) > 0:
             raise AnnotationError(f'{where}: no "fps" (set it per video or the dataset\'s fps=)')
         rate = float(rate)
         entry: dict = dict(fps=rate, annotations=[], gt_frames=[])
-        if frames is not None:
-            entry['num_frames'] = float(frames)
-        if seconds is not None:
-            entry['duration_second'] = float(seconds)
+        if 'num_frames' in values:
+            entry['num_frames'] = values['num_frames']
+        if 'duration_second' in values:
+            entry['duration_second'] = values['duration_second']
         for k, ann in enumerate(info.get('annotations', [])):
             segment = ann.get('segment')
             try:

@@ -176,8 +176,11 @@ class _TALMetricBase(BaseMetric):
             out[name] = None  # type: ignore[assignment]  (keeps first-appearance order)
             info = {k: next((p[k] for p in parts if k in p), None) for k in _INFO_KEYS}
             fps = info['fps'] if info['fps'] is not None else self.fps
-            use_frames = fps is not None and all(p['frames'] is not None for p in parts)
-            segs = np.concatenate([p['frames'] if use_frames else p['segments'] for p in parts])
+            # a window without proposals has no segment_frames: it must not switch to seconds
+            use_frames = fps is not None and all(p['frames'] is not None for p in parts
+                                                 if len(p['scores']))
+            segs = np.concatenate([p['frames'] if use_frames and p['frames'] is not None
+                                   else p['segments'] for p in parts])
             scores = np.concatenate([p['scores'] for p in parts])
             labelled = [p['labels'] is not None for p in parts if len(p['scores'])]
             if any(labelled) and not all(labelled):
