@@ -56,9 +56,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    # Config.setdefault returns a copy when it inserts a new key: assign, then read back
     if args.auto_scale_lr:
-        cfg.setdefault('auto_scale_lr', dict(base_batch_size=16))['enable'] = True
-    randomness = cfg.setdefault('randomness', dict())
+        if cfg.get('auto_scale_lr') is None:
+            cfg.auto_scale_lr = dict(base_batch_size=16)
+        cfg.auto_scale_lr['enable'] = True
+    if cfg.get('randomness') is None:
+        cfg.randomness = dict()
+    randomness = cfg.randomness
     if args.seed is not None:
         randomness['seed'] = args.seed
     if args.deterministic:

@@ -42,13 +42,23 @@ def inference_localizer(model: torch.nn.Module, feature_file: str,
     spec = data_spec(model.cfg) if hasattr(model, 'cfg') else {}
     video = os.path.splitext(os.path.basename(feature_file))[0]
     feats = load_features(feature_file, video=video, feat_dim=spec.get('feat_dim'))
+    localizer = getattr(model, 'localizer', model)
     info = dict(video_name=video, duration_second=float(feats.shape[0]))
     info.update(video_info or {})
-    info.setdefault('duration_frame', info.get('feature_frame', feats.shape[0]))
+    # BMN scales by (duration_frame // interval * interval) / duration_frame: a default frame
+    # count that is a multiple of its interval makes the features cover the whole video
+    interval = int(getattr(localizer, 'feature_extraction_interval', 1) or 1)
+    info.setdefault('duration_frame', info.get('feature_frame', feats.shape[0] * interval))
     info.setdefault('feature_frame', info['duration_frame'])
     info.setdefault('annotations', [])
     if spec.get('temporal_scale'):
         feats = resize_features(feats, spec['temporal_scale'])
+    length = getattr(localizer, 'temporal_dim', None) or getattr(localizer, 'tscale', None)
+    if length and feats.shape[0] != length:
+        raise ValueError(f'{feature_file}: {feats.shape[0]} snippets, but the localizer takes '
+                         f'exactly {length}; a sliding-window config (THUMOS) needs the video cut '
+                         'into windows (its test dataset does this), and a whole-video config '
+                         'needs `temporal_scale` in its test pipeline')
     sample = ActionDataSample()
     sample.set_metainfo(info)
     device = next(model.parameters()).device

@@ -66,8 +66,12 @@ def prepare_runtime(cfg: Config) -> Config:
     """CPU-only machines cannot use NCCL: switch distributed runs to gloo there, start the process
     group without touching CUDA, and wrap the model in DDP without device ids."""
     if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
-        dist_cfg = cfg.setdefault('env_cfg', dict()).setdefault('dist_cfg', dict())
-        dist_cfg['backend'] = 'gloo'
+        # (Config/ConfigDict.setdefault return a copy when they insert: assign, then read back)
+        if cfg.get('env_cfg') is None:
+            cfg.env_cfg = dict()
+        if cfg.env_cfg.get('dist_cfg') is None:
+            cfg.env_cfg.dist_cfg = dict()
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
         wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel',
                                                        broadcast_buffers=False)
         wrapper['device_ids'] = None

@@ -49,7 +49,15 @@ def read_stage1_marker(stage1_dir: str) -> Optional[str]:
     if not osp.isfile(marker):
         return None
     with open(marker) as f:
-        path = json.load(f).get('checkpoint')
+        try:
+            content = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{marker}: not valid JSON ({err}); delete it to run stage 1 '
+                             'again') from err
+    if not isinstance(content, dict):
+        raise ValueError(f'{marker}: expected a JSON object with a "checkpoint" field, got '
+                         f'{type(content).__name__}; delete it to run stage 1 again')
+    path = content.get('checkpoint')
     if path:
         path = osp.join(stage1_dir, path)  # stored relative; an absolute path stays as it is
     if path and osp.isfile(path):

@@ -106,11 +106,23 @@ def predicted_map(cos: torch.Tensor, clamp: float = PROB_CLAMP) -> torch.Tensor:
     return torch.where(prob >= 1, high, torch.where(prob <= 0, low, prob))
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if device_type == 'cpu' \
+            else torch.is_autocast_enabled()
+
+
 def similarity_matching_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean binary cross-entropy over every entry, with ``nn.BCELoss`` semantics (log >= -100).
 
-    ``target`` may be the shared [S, S] map; it is broadcast over the batch.
+    ``target`` may be the shared [S, S] map; it is broadcast over the batch. Under autocast
+    (``--amp``) the BCE runs with autocast off: CUDA's autocast refuses ``binary_cross_entropy``.
     """
+    if _autocast_enabled(prob.device.type):
+        with torch.autocast(prob.device.type, enabled=False):
+            return F.binary_cross_entropy(prob, target.to(prob.dtype).expand_as(prob))
     return F.binary_cross_entropy(prob, target.to(prob.dtype).expand_as(prob))
 
 
@@ -165,6 +177,9 @@ class SimilarityMatchingLoss(nn.Module):
             raise ValueError(f'SimilarityMatchingLoss expects z [B, {self.num_positions}, C], got '
                              f'{list(z.shape)}')
         cos = similarity_map(z, gz)
+        if cos.dtype in (torch.float16, torch.bfloat16):
+            # 16-bit (AMP, .half()): 1 - 1e-5 would round to 1 and saturate the BCE
+            cos = cos.float()
         prob = predicted_map(cos)
         target = self.target(prob.dtype, prob.device)
         loss = self.loss_weight * similarity_matching_loss(prob, target)

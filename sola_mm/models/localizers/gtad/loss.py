@@ -127,6 +127,9 @@ def gtad_loss(conf_map: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
     Returns:
         ``tem_start, tem_end, tem, pem_reg, pem_cls, total`` and ``pem_reg_weights``.
     """
+    if conf_map.dtype in (torch.float16, torch.bfloat16):
+        # AMP: labels rounded to 16 bits would cross the thresholds (0.7 -> 0.7002 is "high")
+        conf_map, start, end = conf_map.float(), start.float(), end.float()
     mask = mask.to(conf_map)
     gt_iou = label_iou.to(conf_map) * mask
     reg, reg_weights = pem_reg_loss(conf_map[:, 0], gt_iou, mask, rand_mid, rand_low)
