@@ -22,14 +22,21 @@ from mmengine.config import Config
 
 
 def _first_host(node_list: str) -> str:
-    """First host of a SLURM node list (``scontrol show hostnames``); 127.0.0.1 without scontrol."""
+    """First host of a SLURM node list (``scontrol show hostnames``). Without a working scontrol,
+    127.0.0.1 for a one-node job; a multi-node job would hang on it, so that is an error."""
     try:
         proc = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True,
                               text=True, timeout=30)
+        hosts = proc.stdout.split() if proc.returncode == 0 else []
     except (OSError, subprocess.TimeoutExpired):
+        hosts = []
+    if hosts:
+        return hosts[0]
+    if os.environ.get('SLURM_NNODES', '1') == '1':
         return '127.0.0.1'
-    hosts = proc.stdout.split() if proc.returncode == 0 else []
-    return hosts[0] if hosts else '127.0.0.1'
+    raise RuntimeError(f'SLURM_NODELIST={node_list!r} spans {os.environ["SLURM_NNODES"]} nodes '
+                       'but `scontrol show hostnames` gave no host: set MASTER_ADDR to the first '
+                       'node yourself')
 
 
 def _slurm_env(port: str = '29500') -> None:

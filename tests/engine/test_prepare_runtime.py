@@ -11,7 +11,8 @@ from sola_mm.engine import launch
 @pytest.mark.parametrize('env_cfg', [None, dict(cudnn_benchmark=False)])
 def test_gloo_backend_written_when_env_cfg_or_dist_cfg_missing(monkeypatch, env_cfg):
     started = []
-    monkeypatch.setattr(launch, 'init_cpu_distributed', lambda l, b: started.append((l, b)))
+    monkeypatch.setattr(launch, 'init_cpu_distributed',
+                        lambda launcher, backend: started.append((launcher, backend)))
     cfg = Config(dict(launcher='pytorch') if env_cfg is None
                  else dict(launcher='pytorch', env_cfg=env_cfg))
     cfg = launch.prepare_runtime(cfg)

@@ -47,7 +47,9 @@ def test_slurm_variables_become_torch_distributed_ones(tmp_path, monkeypatch, sc
     monkeypatch.setenv('PATH', f'{tmp_path}:/usr/bin:/bin' if scontrol else str(tmp_path))
     for key in ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv('SLURM_NODELIST', 'node[07-08]')
+    one_node = addr == '127.0.0.1'  # without hostnames, only a one-node job may fall back
+    monkeypatch.setenv('SLURM_NODELIST', 'node07' if one_node else 'node[07-08]')
+    monkeypatch.setenv('SLURM_NNODES', '1' if one_node else '2')
     monkeypatch.setenv('SLURM_NTASKS', '4')
     monkeypatch.setenv('SLURM_PROCID', '3')
     monkeypatch.setenv('SLURM_LOCALID', '1')
@@ -55,6 +57,19 @@ def test_slurm_variables_become_torch_distributed_ones(tmp_path, monkeypatch, sc
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == (addr, '29500')
     assert (os.environ['WORLD_SIZE'], os.environ['RANK'], os.environ['LOCAL_RANK']) == ('4', '3',
                                                                                        '1')
+
+
+@pytest.mark.parametrize('scontrol', ['exit 1', None], ids=['scontrol_fails', 'no_scontrol'])
+def test_multi_node_job_without_hostnames_is_an_error(tmp_path, monkeypatch, scontrol):
+    if scontrol is not None:
+        fake_tool(tmp_path, 'scontrol', scontrol + '\n')
+    monkeypatch.setenv('PATH', f'{tmp_path}:/usr/bin:/bin' if scontrol else str(tmp_path))
+    monkeypatch.delenv('MASTER_ADDR', raising=False)
+    for key, value in (('SLURM_NODELIST', 'node[07-08]'), ('SLURM_NNODES', '2'),
+                       ('SLURM_NTASKS', '8'), ('SLURM_PROCID', '0'), ('SLURM_LOCALID', '0')):
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RuntimeError, match='spans 2 nodes.*set MASTER_ADDR'):
+        launch._slurm_env()
 
 
 def test_unsupported_cpu_launcher():
