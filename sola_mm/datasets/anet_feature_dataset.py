@@ -31,8 +31,9 @@ class AnnotationError(ValueError):
 REQUIRED_FIELDS = ('duration_second', 'duration_frame', 'annotations')
 
 
-def load_anet_annotations(ann_file: str, require_annotations: bool = True) -> Dict[str, dict]:
-    """Read and check an MMAction2-layout ActivityNet annotation file."""
+def read_annotation_database(ann_file: str, expected: str) -> dict:
+    """The ``{video: info}`` mapping of an ActivityNet-style JSON file (MMAction2 layout, or the
+    official one with a ``database`` key); ``expected`` describes an entry for the error."""
     if not os.path.isfile(ann_file):
         raise AnnotationError(f'annotation file {ann_file!r} does not exist')
     try:
@@ -43,7 +44,14 @@ def load_anet_annotations(ann_file: str, require_annotations: bool = True) -> Di
         database = database['database']
     if not isinstance(database, dict) or not database:
         raise AnnotationError(f'annotation file {ann_file!r}: expected a non-empty mapping '
-                              '{video_name: {duration_second, duration_frame, annotations}}')
+                              f'{{video_name: {expected}}}')
+    return database
+
+
+def load_anet_annotations(ann_file: str, require_annotations: bool = True) -> Dict[str, dict]:
+    """Read and check an MMAction2-layout ActivityNet annotation file."""
+    database = read_annotation_database(
+        ann_file, '{duration_second, duration_frame, annotations}')
     fields = REQUIRED_FIELDS if require_annotations else REQUIRED_FIELDS[:2]
     for video, info in database.items():
         for field in fields:

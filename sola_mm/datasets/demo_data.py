@@ -38,12 +38,9 @@ _NUM_INSTANCES_P = np.array([0.78, 0.15, 0.07])  # 1, 2, 3 instances
 SNIPPET_FRAMES = 16
 
 
-def _sample_instances(rng: np.random.Generator, length: int, min_len: int = 2) -> List[List[int]]:
-    """1-3 non-overlapping [start, end) snippet intervals with ANet-like relative lengths."""
-    count = int(rng.choice(3, p=_NUM_INSTANCES_P)) + 1
-    rel = np.interp(rng.random(count), _REL_LEN_Q, _REL_LEN_V)
-    rel = rel * min(1.0, 0.95 / rel.sum())  # they must fit together
-    lens = np.maximum(min_len, np.round(rel * length)).astype(int)
+def _place(rng: np.random.Generator, lens: np.ndarray, length: int) -> List[List[int]]:
+    """Intervals of the given lengths in order, separated by random (Dirichlet) gaps."""
+    count = len(lens)
     gaps = rng.dirichlet(np.ones(count + 1)) * (length - lens.sum())
     out, cursor = [], 0.0
     for k in range(count):
@@ -52,6 +49,15 @@ def _sample_instances(rng: np.random.Generator, length: int, min_len: int = 2) -
         out.append([start, min(length, start + int(lens[k]))])
         cursor += lens[k]
     return out
+
+
+def _sample_instances(rng: np.random.Generator, length: int, min_len: int = 2) -> List[List[int]]:
+    """1-3 non-overlapping [start, end) snippet intervals with ANet-like relative lengths."""
+    count = int(rng.choice(3, p=_NUM_INSTANCES_P)) + 1
+    rel = np.interp(rng.random(count), _REL_LEN_Q, _REL_LEN_V)
+    rel = rel * min(1.0, 0.95 / rel.sum())  # they must fit together
+    lens = np.maximum(min_len, np.round(rel * length)).astype(int)
+    return _place(rng, lens, length)
 
 
 def _blur(signal: np.ndarray, sigma: float) -> np.ndarray:
@@ -170,14 +176,7 @@ def _long_instances(rng: np.random.Generator, length: int, count: int, min_len: 
     while lens.sum() > 0.7 * length and count > 1:
         count -= 1
         lens = lens[:count]
-    gaps = rng.dirichlet(np.ones(count + 1)) * (length - lens.sum())
-    out, cursor = [], 0.0
-    for k in range(count):
-        cursor += gaps[k]
-        start = int(round(cursor))
-        out.append([start, min(length, start + int(lens[k]))])
-        cursor += lens[k]
-    return out
+    return _place(rng, lens, length)
 
 
 def make_thumos_demo(out_dir: str, num_train: int = 16, num_test: int = 8, feat_dim: int = 64,

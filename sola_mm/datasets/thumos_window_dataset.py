@@ -53,7 +53,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmaction.registry import DATASETS, TRANSFORMS
-from .anet_feature_dataset import AnnotationError
+from .anet_feature_dataset import AnnotationError, read_annotation_database
 from .feature_io import FeatureError, resolve_feature_paths, video_feature_shape
 
 __all__ = ['ThumosWindowDataset', 'load_thumos_annotations', 'load_json_annotations',
@@ -192,17 +192,8 @@ def load_thumos_annotations(ann_file: str, ignore_labels: Sequence[str] = ('Ambi
 def load_json_annotations(ann_file: str, subset: Optional[str] = None,
                           fps: Optional[float] = None) -> Dict[str, dict]:
     """ActivityNet-style JSON (MMAction2 or official ``database`` layout) for window datasets."""
-    if not os.path.isfile(ann_file):
-        raise AnnotationError(f'annotation file {ann_file!r} does not exist')
-    try:
-        data = mmengine.load(ann_file)
-    except Exception as err:
-        raise AnnotationError(f'annotation file {ann_file!r} could not be parsed: {err}') from err
-    if isinstance(data, dict) and 'database' in data:
-        data = data['database']
-    if not isinstance(data, dict) or not data:
-        raise AnnotationError(f'annotation file {ann_file!r}: expected a non-empty mapping '
-                              '{video_name: {fps, num_frames | duration_second, annotations}}')
+    data = read_annotation_database(
+        ann_file, '{fps, num_frames | duration_second, annotations}')
     database: Dict[str, dict] = {}
     for video, info in data.items():
         where = f'annotation file {ann_file!r}, video {video}'
