@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny synthetic ActivityNet-layout data (generated, never read from ../shared)."""
+"""Shared fixtures: tiny synthetic ActivityNet-layout data, generated in the test run."""
 import os
 import subprocess
 import sys
