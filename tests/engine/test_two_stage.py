@@ -52,3 +52,19 @@ def test_finished_stage1_is_found_after_the_work_dir_moves(tmp_path):
         new / 'sola_stage1' / 'best_probe_score_epoch_20.pth')
     (new / 'sola_stage1' / 'best_probe_score_epoch_20.pth').unlink()
     assert read_stage1_marker(str(new / 'sola_stage1')) is None  # gone: stage 1 runs again
+
+
+def test_stage1_without_stage2_validation_drops_the_probe(tmp_path):
+    """--no-validate on stage 2 leaves the probe nothing to score: stage 1 must not fall back to
+    the stage-1 config's default (real-data) validation file."""
+    from mmengine.config import Config
+
+    from sola_mm.engine.hooks.stage1 import stage1_config
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    stage2 = Config.fromfile(os.path.join(root, 'configs', 'sola_bmn_anet.py'))
+    with_probe = stage1_config(stage2, dict(stage2.sola_stage1), stage2.model.neck, str(tmp_path))
+    assert with_probe.val_dataloader.dataset.ann_file == stage2.val_dataloader.dataset.ann_file
+    stage2.val_dataloader = stage2.val_cfg = stage2.val_evaluator = None
+    cfg = stage1_config(stage2, dict(stage2.sola_stage1), stage2.model.neck, str(tmp_path))
+    assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.val_evaluator is None
+    assert cfg.default_hooks.checkpoint.save_best is None

@@ -160,12 +160,13 @@ def _register_scripted_metric():
             return dict(score=self.scores[self.calls - 1])
 
 
-def _stage2_runner(tiny_data, work_dir, scores):
+def _stage2_runner(tiny_data, work_dir, scores, neck_frozen=True):
     from mmengine.config import Config
     from mmengine.runner import Runner
     _register_scripted_metric()
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.merge_from_dict(data_options(tiny_data))
+    cfg.model.neck.frozen = neck_frozen
     cfg.work_dir = str(work_dir)
     cfg.sola_stage1.cfg_options = {
         'train_cfg.max_epochs': len(scores), 'train_cfg.val_interval': 1,
@@ -272,3 +273,15 @@ def test_linear_probe_metric_keys(tiny_data):
     only_train.process({}, data[:3])
     with pytest.raises(ValueError, match='3 train and 0 val'):
         only_train.compute_metrics(only_train.results)
+
+
+def test_stage1_weights_fine_tuned_when_the_neck_is_not_frozen(tiny_data, tmp_path):
+    """`frozen=False` with the hook kept: the neck starts from the best stage-1 checkpoint and
+    stays trainable (it is in the optimizer already), instead of being frozen behind the config."""
+    neck = _run_stage1_hook(_stage2_runner(tiny_data, tmp_path, [0.3, 0.9, 0.5], neck_frozen=False))
+    best = tmp_path / 'sola_stage1' / 'best_probe_score_epoch_2.pth'
+    best_sd = torch.load(best, weights_only=False)['state_dict']
+    for key, value in neck.state_dict().items():
+        assert torch.equal(value, best_sd[f'neck.{key}']), key
+    assert all(p.requires_grad for p in neck.parameters())
+    assert neck.train().training

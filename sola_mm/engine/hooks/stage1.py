@@ -119,9 +119,15 @@ def _inherit_probe_data(cfg: Config, stage2_cfg: Config, load: dict) -> None:
     for key in ('data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale'):
         if key in train_src:
             probe[key] = copy.deepcopy(train_src[key])
+    if 'ann_file' not in val_src:  # e.g. tools/train.py --no-validate
+        print_log('stage 2 has no validation data, so the stage-1 linear probe has nothing to '
+                  'score: stage 1 runs without it and hands over its last checkpoint',
+                  logger='current', level=30)
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+        cfg.default_hooks.checkpoint.save_best = None
+        return
     probe['train_ann_file'] = train_src['ann_file']
-    if 'ann_file' in val_src:
-        probe['ann_file'] = val_src['ann_file']
+    probe['ann_file'] = val_src['ann_file']
     for key in ('feat_dim', 'temporal_scale'):
         if load.get(key) is not None:
             probe[key] = load[key]
@@ -162,8 +168,10 @@ class SoLaStage1Hook(Hook):
         spec = dict(runner.cfg.get(self.key) or {})
         checkpoint = spec.get('checkpoint') or self._finished_or_run(runner, spec)
         neck.load_pretrained(checkpoint)
-        neck.freeze()
-        runner.logger.info(f'SoLa neck loaded from stage-1 checkpoint {checkpoint} (frozen)')
+        # the optimizer (and a DDP wrapper) were built from the configured neck before this hook:
+        # `frozen=False` means fine-tuning the stage-1 weights with the head, so leave it trainable
+        state = 'frozen' if neck.frozen else 'trainable: fine-tuned with the head (frozen=False)'
+        runner.logger.info(f'SoLa neck loaded from stage-1 checkpoint {checkpoint} ({state})')
 
     def _finished_or_run(self, runner, spec: dict) -> str:
         if 'config' not in spec:
