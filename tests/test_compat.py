@@ -25,8 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # snippet prints a JSON dict; `{tmp}` is a scratch folder.
 DEFECTS = {
     'drn': '''
-        import sola_mm
         try:
+            import sola_mm  # its BatchedBMN subclasses BMN from mmaction.models
             import mmaction.models  # BMN lives here; localizers/__init__.py imports drn
             out = dict(error=None)
         except Exception as err:

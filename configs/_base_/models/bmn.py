@@ -1,8 +1,10 @@
 # BMN (MMAction2's implementation) behind the neck+localizer composition; no neck = baseline.
+# BatchedBMN is MMAction2's BMN (same network, losses, checkpoints) whose predict handles a whole
+# batch with batched post-processing and gives BMN.predict's proposals; type='BMN' works as well.
 model = dict(
     type='NeckLocalizer',
     localizer=dict(
-        type='BMN',
+        type='BatchedBMN',
         temporal_dim=100,
         boundary_ratio=0.5,
         num_samples=32,

@@ -1,4 +1,5 @@
+from .batched_bmn import BatchedBMN
 from .gtad import GTAD  # noqa: F401  (registers 'GTAD')
 from .neck_localizer import NeckLocalizer
 
-__all__ = ['NeckLocalizer']
+__all__ = ['BatchedBMN', 'NeckLocalizer']
