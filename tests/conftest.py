@@ -33,7 +33,7 @@ def run_tool(args, cwd=ROOT, timeout=600, check=True):
     return proc
 
 
-def demo_cfg_options(paths, feat_dim=32, temporal_scale=16, stage1_epochs=4, epochs=2):
+def demo_cfg_options(paths, feat_dim=32, temporal_scale=16, epochs=2):
     """--cfg-options that point a real ActivityNet config at the tiny data and shrink it."""
     feat = paths['features'] + '/'
     opts = [
@@ -67,3 +67,17 @@ def demo_cfg_options(paths, feat_dim=32, temporal_scale=16, stage1_epochs=4, epo
         f'test_evaluator.classifier_file={paths["classifier"]}',
     ]
     return opts
+
+
+def tiny_stage1_options(epochs):
+    """--cfg-options shrinking the SoLa stage 1 of a real config to the tiny data (window 12,
+    4 positions, width 32 -> 16)."""
+    return [f'sola_stage1.cfg_options.train_cfg.max_epochs={epochs}',
+            'sola_stage1.cfg_options.train_dataloader.batch_size=8',
+            'sola_stage1.cfg_options.train_dataloader.num_workers=0',
+            'sola_stage1.cfg_options.train_dataloader.persistent_workers=False',
+            'sola_stage1.cfg_options.train_dataloader.dataset.window=12',
+            'sola_stage1.cfg_options.model.loss.num_positions=4',
+            'sola_stage1.cfg_options.model.loss.step_start=2',
+            'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
+            'model.neck.in_channels=32', 'model.neck.hidden_channels=16']

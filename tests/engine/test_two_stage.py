@@ -6,17 +6,9 @@ import torch
 
 from sola_mm.engine.hooks.stage1 import read_stage1_marker
 
-from tests.conftest import demo_cfg_options, run_tool
+from tests.conftest import demo_cfg_options, run_tool, tiny_stage1_options
 
-STAGE1 = ['sola_stage1.cfg_options.train_cfg.max_epochs=3',
-          'sola_stage1.cfg_options.train_dataloader.batch_size=8',
-          'sola_stage1.cfg_options.train_dataloader.num_workers=0',
-          'sola_stage1.cfg_options.train_dataloader.persistent_workers=False',
-          'sola_stage1.cfg_options.train_dataloader.dataset.window=12',
-          'sola_stage1.cfg_options.model.loss.num_positions=4',
-          'sola_stage1.cfg_options.model.loss.step_start=2',
-          'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
-          'model.neck.in_channels=32', 'model.neck.hidden_channels=16']
+STAGE1 = tiny_stage1_options(3)
 
 
 def test_sola_bmn_real_config_two_stages(tiny_anet, tmp_path):

@@ -8,17 +8,9 @@ import torch
 from sola_mm.engine.hooks.stage1 import read_stage1_marker
 from mmengine.config import Config
 
-from tests.conftest import ROOT, demo_cfg_options, run_tool
+from tests.conftest import ROOT, demo_cfg_options, run_tool, tiny_stage1_options
 
-STAGE1 = ['sola_stage1.cfg_options.train_cfg.max_epochs=2',
-          'sola_stage1.cfg_options.train_dataloader.batch_size=8',
-          'sola_stage1.cfg_options.train_dataloader.num_workers=0',
-          'sola_stage1.cfg_options.train_dataloader.persistent_workers=False',
-          'sola_stage1.cfg_options.train_dataloader.dataset.window=12',
-          'sola_stage1.cfg_options.model.loss.num_positions=4',
-          'sola_stage1.cfg_options.model.loss.step_start=2',
-          'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
-          'model.neck.in_channels=32', 'model.neck.hidden_channels=16']
+STAGE1 = tiny_stage1_options(2)
 T = 16
 GTAD_SMALL = [f'model.localizer.max_duration={T}', 'model.localizer.h_dim_1d=16',
               'model.localizer.h_dim_2d=8', 'model.localizer.h_dim_3d=16']
