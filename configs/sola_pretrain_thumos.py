@@ -3,7 +3,7 @@
 # lengths JSON; make both once from the two-stream files:
 #   python tools/convert_features.py streams data/thumos14/features_concat \
 #       --stream flow=data/thumos14/features/flow_val.h5 --stream rgb=data/thumos14/features/rgb_val.h5 \
-#       --key '{video}' --stride 5 --videos data/thumos14/val_Annotation.csv \
+#       --key '{video}' --stride 5 --length-mismatch truncate --videos data/thumos14/val_Annotation.csv \
 #       --lengths-json data/thumos14/thumos_val_lengths.json
 _base_ = ['sola_pretrain_hacs.py']
 data_root = 'data/thumos14/'

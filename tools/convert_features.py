@@ -6,7 +6,7 @@
     # every k-th row, plus an ActivityNet-style lengths JSON for SoLa stage 1
     python tools/convert_features.py streams data/thumos14/features_concat \
         --stream flow=data/thumos14/features/flow_val.h5 --stream rgb=data/thumos14/features/rgb_val.h5 \
-        --key '{video}' --stride 5 --videos data/thumos14/val_Annotation.csv \
+        --key '{video}' --stride 5 --length-mismatch truncate --videos data/thumos14/val_Annotation.csv \
         --lengths-json data/thumos14/thumos_val_lengths.json
     # a folder of per-video features (any supported format) -> lengths JSON (unlabeled stage 1)
     python tools/convert_features.py lengths data/my_dataset/features data/my_dataset/lengths.json
