@@ -80,4 +80,6 @@ def tiny_stage1_options(epochs):
             'sola_stage1.cfg_options.model.loss.num_positions=4',
             'sola_stage1.cfg_options.model.loss.step_start=2',
             'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
+            # too few snippets for the authors' 100-snippet chunks: probe every snippet
+            'sola_stage1.cfg_options.val_evaluator.sampling=all',
             'model.neck.in_channels=32', 'model.neck.hidden_channels=16']
