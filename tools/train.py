@@ -62,7 +62,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.auto_scale_lr = dict(base_batch_size=16)
         cfg.auto_scale_lr['enable'] = True
     if cfg.get('randomness') is None:
-        cfg.randomness = dict()
+        cfg.randomness = dict(seed=None)  # mmengine's default: a random seed, logged
     randomness = cfg.randomness
     if args.seed is not None:
         randomness['seed'] = args.seed
