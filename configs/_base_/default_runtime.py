@@ -10,7 +10,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'),
-    rng_state=dict(type='RNGStateHook'))  # checkpoints the RNG streams: exact --resume
+    rng_state=dict(type='RNGStateHook'),  # checkpoints the RNG streams: exact --resume
+    data_check=dict(type='DataCheckHook'))  # every feature file of every split, before training
 
 env_cfg = dict(
     cudnn_benchmark=False,
