@@ -146,3 +146,11 @@ def test_missing_data_short_message_as_documented(tmp_path):
     assert 'data/ActivityNet/anet_anno_train.json' in out
     assert 'README.md "Data preparation"' in out
     assert '--cfg-options train_dataloader.dataset.ann_file=' in out
+
+
+def test_test_split_without_files_does_not_stop_training(tiny_anet):
+    cfg = Config.fromfile(DEMO)
+    cfg.merge_from_dict(_options(tiny_anet))
+    cfg.test_dataloader.dataset.ann_file = 'nowhere/test.json'
+    cfg.test_evaluator.ann_file = 'nowhere/test.json'
+    assert check_data(cfg) == 24
