@@ -206,9 +206,9 @@ def table(results: List[dict]) -> str:
              fmt.format(*head), fmt.format(*['-' * w for w in widths])]
     lines += [fmt.format(*row) for row in rows]
     for r in results:
-        rel = [osp.relpath(p, ROOT) for p in r['logs']]
+        rel = [osp.relpath(p, ROOT) for p in r['logs'][-2:]]  # this run's training and test
         lines += ['', f'{r["name"]} ({r["seconds"]:.0f} s), in {r["work_dir"]}/:',
-                  f'  checkpoint      {r["checkpoint"]}',
+                  f'  checkpoint      {osp.relpath(r["checkpoint"], ROOT)}',
                   f'  logs            {r["log"] and osp.relpath(r["log"], ROOT)} (everything '
                   'printed); mmengine logs: ' + ', '.join(rel),
                   f'  detection JSON  {r["detections"]} (ActivityNet submission format; '

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from sola_mm.datasets import preflight
 from sola_mm.datasets.preflight import DataCheckError, DataCheckHook, check_data
 from tests.conftest import ROOT
+from tests.docs.documented import run_documented
 
 DEMO = os.path.join(ROOT, 'configs', 'demo', 'gtad_demo.py')
 
@@ -137,9 +138,7 @@ def test_missing_data_short_message_as_documented(tmp_path):
     folder holding only the repository's tools/ and configs/, so real data is never used)."""
     for name in ('tools', 'configs'):
         os.symlink(os.path.join(ROOT, name), tmp_path / name)
-    proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/sola_gtad_anet.py'],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+    proc = run_documented('python tools/train.py configs/sola_gtad_anet.py', cwd=str(tmp_path))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1 and 'Traceback' not in out
     assert len(out.strip().splitlines()) <= 20, out
