@@ -174,6 +174,11 @@ def feature_jobs(cfg, splits: Tuple[str, ...] = SPLITS) -> Tuple[List[FileJob], 
                 continue
             except Exception:  # not a feature dataset this check knows: its own build decides
                 continue
+            # LoadTALFeature's own feat_dim wins over the dataset's (as when loading)
+            loads = [t for t in dataset_cfg.get('pipeline') or []
+                     if isinstance(t, dict) and t.get('type') == 'LoadTALFeature']
+            feat_dim = (loads[0].get('feat_dim') if loads else None) or \
+                getattr(dataset, 'feat_dim', None)
             for entry in entries:
                 if not entry.get('feature_path') or 'video_name' not in entry:
                     continue
@@ -181,7 +186,7 @@ def feature_jobs(cfg, splits: Tuple[str, ...] = SPLITS) -> Tuple[List[FileJob], 
                               key=entry.get('feature_key', getattr(dataset, 'feature_key', None)),
                               stride=int(entry.get('feature_stride',
                                                    getattr(dataset, 'feature_stride', 1))),
-                              feat_dim=getattr(dataset, 'feat_dim', None),
+                              feat_dim=feat_dim,
                               same_width=getattr(dataset, 'same_width', True),
                               length_mismatch=getattr(dataset, 'length_mismatch', 'error'))
                 known = jobs.get(job.ident())

@@ -153,3 +153,11 @@ def test_test_split_without_files_does_not_stop_training(tiny_anet):
     cfg.test_dataloader.dataset.ann_file = 'nowhere/test.json'
     cfg.test_evaluator.ann_file = 'nowhere/test.json'
     assert check_data(cfg) == 24
+
+
+def test_load_transform_feat_dim_wins_over_the_dataset(tiny_anet):
+    cfg = Config.fromfile(DEMO)
+    cfg.merge_from_dict(_options(tiny_anet, feat_dim=128))  # the dataset says 128 ...
+    for split in ('train', 'val', 'test'):  # ... the loading transform 32, and it decides
+        cfg[f'{split}_dataloader'].dataset.pipeline[0] = dict(type='LoadTALFeature', feat_dim=32)
+    assert check_data(cfg) == 24
