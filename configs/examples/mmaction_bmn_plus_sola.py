@@ -9,3 +9,6 @@ model = dict(_delete_=True, type='NeckLocalizer', localizer={{_base_.model}},
 sola_stage1 = dict(config='{{ fileDirname }}/../sola_pretrain_anet.py', checkpoint=None,
                    work_subdir='sola_stage1', inherit=True, cfg_options=dict())
 custom_hooks = [dict(type='SoLaStage1Hook')]
+# sola_mm's data check (every feature file of every split, all problems in one table) before
+# stage 1; MMAction2's default_hooks do not have it
+default_hooks = dict(data_check=dict(type='DataCheckHook'))

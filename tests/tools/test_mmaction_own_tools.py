@@ -113,3 +113,25 @@ def test_user_config_on_ours_runs_from_mmaction_train_tool(tmp_path, tiny_anet):
     out = _run([osp.join(MMACTION_TOOLS, 'train.py'), str(config), '--work-dir',
                 str(tmp_path / 'work'), '--cfg-options'] + opts, tmp_path)
     assert 'SoLa stage 1 finished' in out and 'Epoch(val) [1]' in out, out[-3000:]
+
+
+def test_mmaction_train_tool_finds_a_nan_val_video_before_stage1(mmaction_layout, tmp_path):
+    """The example's DataCheckHook: a NaN in a *validation* video stops the run at start."""
+    root = tmp_path / 'bad'
+    shutil.copytree(mmaction_layout / 'data', root / 'data')
+    with open(root / 'data/ActivityNet/anet_anno_val.json') as f:
+        video = sorted(json.load(f))[0]
+    csv = root / FEATURES / f'{video}.csv'
+    lines = csv.read_text().splitlines()
+    lines[3] = ','.join(['nan'] + lines[3].split(',')[1:])
+    csv.write_text('\n'.join(lines) + '\n')
+    config = EXAMPLES[0]
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, osp.join(MMACTION_TOOLS, 'train.py'), config,
+                           '--work-dir', str(root / 'work'), '--cfg-options'] + _options(),
+                          cwd=str(root), env=_env(), capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and 'DataCheckError' in out, out[-3000:]
+    assert video in out and 'NaN/inf' in out and 'first at snippet 2, channel 0' in out
+    assert 'SoLa stage 1 (Similarity Matching) starts' not in out
