@@ -262,6 +262,9 @@ def check_features(jobs: List[FileJob], workers: Optional[int] = None) -> List[P
         if len(cache) > 200_000:  # bounded: one entry per feature file version
             cache = {}
         workers = workers or min(8, os.cpu_count() or 1)
+        from mmengine.logging import print_log
+        print_log(f'data check: reading {len(todo)} new or changed feature file(s) in full '
+                  f'({workers} threads; cached in {path})', logger='current')
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run, todo))
         try:
