@@ -194,6 +194,12 @@ def _metrics(work_dir: str) -> Dict[str, float]:
     return values
 
 
+def _show(path: str) -> str:
+    """A path relative to the checkout when it is inside it, else absolute."""
+    path = osp.abspath(osp.join(ROOT, path))
+    return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
 def table(results: List[dict]) -> str:
     """The final table: one row per config, then where each config's files are."""
     head = ['config'] + COLUMNS
@@ -206,10 +212,10 @@ def table(results: List[dict]) -> str:
              fmt.format(*head), fmt.format(*['-' * w for w in widths])]
     lines += [fmt.format(*row) for row in rows]
     for r in results:
-        rel = [osp.relpath(p, ROOT) for p in r['logs'][-2:]]  # this run's training and test
+        rel = [_show(p) for p in r['logs'][-2:]]  # this run's training and test
         lines += ['', f'{r["name"]} ({r["seconds"]:.0f} s), in {r["work_dir"]}/:',
-                  f'  checkpoint      {osp.relpath(r["checkpoint"], ROOT)}',
-                  f'  logs            {r["log"] and osp.relpath(r["log"], ROOT)} (everything '
+                  f'  checkpoint      {_show(r["checkpoint"])}',
+                  f'  logs            {_show(r["log"])} (everything '
                   'printed); mmengine logs: ' + ', '.join(rel),
                   f'  detection JSON  {r["detections"]} (ActivityNet submission format; '
                   'detection_metrics.json has per-class AP)']
