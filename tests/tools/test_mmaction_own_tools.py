@@ -53,7 +53,8 @@ def _options(extra=()):
               'default_hooks.checkpoint.interval=1', 'train_dataloader.batch_size=8',
               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
               'train_dataloader.dataset.window=12', 'model.loss.num_positions=4',
-              'model.loss.step_start=2']
+              'model.loss.step_start=2',
+              'val_evaluator.sampling=all']  # 16-snippet videos: no 100-snippet chunk
     return opts + [f'sola_stage1.cfg_options.{o}' for o in stage1] + list(extra)
 
 
@@ -109,7 +110,7 @@ def test_user_config_on_ours_runs_from_mmaction_train_tool(tmp_path, tiny_anet):
         "                   work_subdir='sola_stage1', inherit=True, cfg_options=dict())\n"
         "custom_hooks = [dict(type='SoLaStage1Hook')]\n")
     opts = demo_cfg_options(tiny_anet, feat_dim=32, temporal_scale=16, epochs=1)
-    opts += tiny_stage1_options(2)
+    opts += tiny_stage1_options(2) + ['sola_stage1.cfg_options.val_evaluator.sampling=all']
     out = _run([osp.join(MMACTION_TOOLS, 'train.py'), str(config), '--work-dir',
                 str(tmp_path / 'work'), '--cfg-options'] + opts, tmp_path)
     assert 'SoLa stage 1 finished' in out and 'Epoch(val) [1]' in out, out[-3000:]
