@@ -67,3 +67,6 @@ def test_make_demo_data_commands_as_written(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(root / 'data/demo_thumos/DONE.json') as f:
         assert json.load(f)['layout'] == 'thumos'
+    proc = run_documented('python tools/make_demo_data.py --out data/demo_anet', cwd=str(root))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (root / 'data/demo_anet/anet_anno_val.json').is_file()
