@@ -18,7 +18,9 @@ class LoadTALFeature(BaseTransform):
 
     ``feature_path`` may be one path or ``{stream: path}`` (concatenated on channels in that
     order). Sliding-window datasets add ``window_start_snippet`` and ``window_snippets``: only
-    that window is read (after ``stride``) and zero-padded to ``window_snippets``.
+    that window is read (after ``stride``) and zero-padded to ``window_snippets``; when they add
+    ``feature_span`` ``[start, end)`` instead (``neck_input='native'``), that span is read as it is
+    (the model cuts and pads the window after its neck).
 
     Args:
         feat_dim: expected channel count (total over streams, checked); None to skip the check.
@@ -68,7 +70,10 @@ class LoadTALFeature(BaseTransform):
     def transform(self, results: dict) -> dict:
         window = None
         pad_to = None
-        if results.get('window_snippets') is not None:
+        if results.get('feature_span') is not None:
+            start, end = (int(v) for v in results['feature_span'])
+            window = (start, end - start)
+        elif results.get('window_snippets') is not None:
             window = (int(results['window_start_snippet']), int(results['window_snippets']))
             pad_to = window[1]
         stride = self.stride or int(results.get('feature_stride', 1))
