@@ -194,3 +194,20 @@ def test_thumos_windows_on_the_fly_equal_exported_features(tmp_path, monkeypatch
     print(f'THUMOS equality (neck_context={context}): losses '
           f'{np.round(result_native[1], 6).tolist()} vs {np.round(result_export[1], 6).tolist()};'
           f' mAP_avg {result_native[3].get("mAP_avg")} vs {result_export[3].get("mAP_avg")}')
+
+
+def test_linear_eval_probes_a_native_sola_config_at_native_length(monkeypatch):
+    """tools/linear_eval.py on a SoLa config probes the native lengths its neck sees (as the
+    stage-1 probe does); on a baseline config, the config's temporal_scale."""
+    import sola_mm.apis.linear_eval as linear_eval
+    seen = []
+
+    def record(ann_file, **load):
+        seen.append(load['temporal_scale'])
+        raise StopIteration
+
+    monkeypatch.setattr(linear_eval, 'load_videos', record)
+    for name in ('sola_bmn_demo.py', 'bmn_demo.py'):
+        with pytest.raises(StopIteration):
+            linear_eval.run_linear_eval(Config.fromfile(osp.join(ROOT, 'configs', 'demo', name)))
+    assert seen == [None, 32]
