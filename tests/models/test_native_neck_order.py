@@ -115,6 +115,19 @@ def test_cache_invalidated_when_the_weights_change(tmp_path):
     assert model.neck_cache.hits == hits + 3
 
 
+def test_cache_keeps_autocast_outputs_apart():
+    """Training under autocast (AmpOptimWrapper) and validating in float32 share the cache: the
+    bfloat16 outputs must not be served to the float32 pass."""
+    model = _model()
+    videos, samples = _videos(), _samples(resize=SCALE)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        model.extract_feat(videos, samples)
+    full = model.extract_feat(videos, samples)
+    assert len(model.neck_cache) == 6 and model.neck_cache.hits == 0
+    for x, y in zip(videos, full):
+        torch.testing.assert_close(y, _reference(model, x, SCALE), rtol=0, atol=1e-6)
+
+
 def test_cache_memory_bound_lru():
     cache = NeckOutputCache(max_bytes=2 * C * 10 * 4)  # room for two [C, 10] float32 outputs
     for i in range(3):

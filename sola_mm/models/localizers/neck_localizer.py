@@ -22,7 +22,7 @@ from mmengine.model import BaseModel
 
 from mmaction.registry import MODELS
 from ...datasets.native_input import finish_after_neck
-from ..necks.output_cache import NeckOutputCache
+from ..necks.output_cache import NeckOutputCache, autocast_tag
 
 
 @MODELS.register_module()
@@ -114,7 +114,10 @@ class NeckLocalizer(BaseModel):
         if cache is not None:
             cache.sync(self.neck)
         outs: List[Optional[torch.Tensor]] = [None] * len(inputs)
-        keys = [(post or {}).get('key') if cache is not None else None for post in posts]
+        keys = [None] * len(inputs)
+        if cache is not None and inputs:
+            tag = autocast_tag(inputs[0].device.type)
+            keys = [post['key'] + tag if (post or {}).get('key') else None for post in posts]
         groups = defaultdict(list)
         for i, (x, post) in enumerate(zip(inputs, posts)):
             self._check_context(post)

@@ -2,8 +2,8 @@
 
 A frozen neck (SoLa in stage 2) is a pure function of the video: its output on a video is the same
 every epoch, so ``NeckLocalizer`` computes it once and reuses it. Entries are keyed by what the
-dataset says identifies the input (feature files, stride and span: ``neck_post['key']``), kept on
-the CPU, and evicted least-recently-used beyond ``max_bytes``.
+dataset says identifies the input (feature files, stride and span: ``neck_post['key']``) and the
+autocast dtype if any, kept on the CPU, and evicted least-recently-used beyond ``max_bytes``.
 
 Invalidation: every lookup first compares the weights' cheap version stamp (storage pointer,
 in-place version counter, dtype and shape of every parameter and buffer) with the one of the last
@@ -29,6 +29,19 @@ def weights_fingerprint(module: nn.Module) -> str:
         digest.update(f'{name}|{flat.dtype}|{tuple(tensor.shape)}|'.encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def autocast_tag(device_type: str) -> str:
+    """``''`` outside autocast, else ``'|autocast=<dtype>'``: a neck under autocast gives other
+    values, so its outputs are cached under another key."""
+    if hasattr(torch, 'get_autocast_dtype'):  # torch >= 2.4: per device type
+        enabled = torch.is_autocast_enabled(device_type)
+        dtype = torch.get_autocast_dtype(device_type) if enabled else None
+    elif device_type == 'cpu':
+        enabled, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    else:
+        enabled, dtype = torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()
+    return f'|autocast={dtype}' if enabled else ''
 
 
 def _version_stamp(module: nn.Module) -> Tuple:
