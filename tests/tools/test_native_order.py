@@ -86,6 +86,26 @@ def _train_and_test(cfg, localizer_init, checkpoint=None):
     return model, losses, proposals, metrics
 
 
+def _compare(native_cfg, baseline_cfg, checkpoint, what):
+    """Train both configs from the same G-TAD initialisation; they must agree, and the old order
+    must not. Prints the figures (pytest -s). Returns the on-the-fly model."""
+    from mmaction.registry import MODELS
+    torch.manual_seed(0)
+    init = MODELS.build(baseline_cfg.model).localizer.state_dict()
+    native = _train_and_test(native_cfg, init, checkpoint)
+    export = _train_and_test(baseline_cfg, init)
+    _assert_same_training(native, export)
+    old = _assert_old_order_differs(native_cfg, init, checkpoint, export)
+    weights = max(float((a - b).abs().max()) for a, b in zip(
+        native[0].localizer.state_dict().values(), export[0].localizer.state_dict().values()))
+    gap = np.abs(np.subtract(native[1], export[1])).max()
+    print(f'\n{what}: losses on the fly {np.round(native[1], 6).tolist()}, on the export '
+          f'{np.round(export[1], 6).tolist()} (max |diff| {gap:.2e}'
+          f', old order {old:.2e}); max |weight diff| {weights:.2e}; mAP_avg '
+          f'{native[3].get("mAP_avg"):.6f} vs {export[3].get("mAP_avg"):.6f}')
+    return native[0]
+
+
 def _assert_same_training(native, export):
     (m1, losses1, props1, metrics1), (m2, losses2, props2, metrics2) = native, export
     np.testing.assert_allclose(losses1, losses2, rtol=1e-5, atol=1e-6)
@@ -107,7 +127,9 @@ def _assert_old_order_differs(native_cfg, init, checkpoint, result_export):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         old[key].dataset.neck_input = None
     losses = _train_and_test(old, init, checkpoint)[1]
-    assert np.abs(np.array(losses) - result_export[1]).max() > 1e-4
+    gap = float(np.abs(np.array(losses) - result_export[1]).max())
+    assert gap > 1e-4
+    return gap
 
 
 def _export(config, checkpoint, src, dst, width):
@@ -138,19 +160,9 @@ def test_anet_on_the_fly_equals_exported_features(tmp_path, monkeypatch):
              for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')}
     baseline = _config('gtad_demo.py', **data, **small, **feats)
     assert baseline.model.get('neck') is None and 'neck_input' not in baseline.train_dataloader.dataset
-    from mmaction.registry import MODELS
-    torch.manual_seed(0)
-    init = MODELS.build(baseline.model).localizer.state_dict()
-    result_native = _train_and_test(native, init, checkpoint)
-    result_export = _train_and_test(baseline, init)
-    _assert_same_training(result_native, result_export)
-    _assert_old_order_differs(native, init, checkpoint, result_export)
-    model = result_native[0]
+    model = _compare(native, baseline, checkpoint, 'ANet')
     # the frozen neck ran once per video: the second pass over the data came from the cache
     assert len(model.neck_cache) == 9 + 6 and model.neck_cache.hits > 0
-    print(f'ANet equality: losses {np.round(result_native[1], 6).tolist()} vs '
-          f'{np.round(result_export[1], 6).tolist()}; mAP_avg {result_native[3].get("mAP_avg")}'
-          f' vs {result_export[3].get("mAP_avg")}')
 
 
 @pytest.mark.parametrize('context', [16, None])
@@ -184,16 +196,7 @@ def test_thumos_windows_on_the_fly_equal_exported_features(tmp_path, monkeypatch
                           for k in loaders})
     for key in loaders:
         baseline[key].dataset.streams = None
-    from mmaction.registry import MODELS
-    torch.manual_seed(0)
-    init = MODELS.build(baseline.model).localizer.state_dict()
-    result_native = _train_and_test(native, init, checkpoint)
-    result_export = _train_and_test(baseline, init)
-    _assert_same_training(result_native, result_export)
-    _assert_old_order_differs(native, init, checkpoint, result_export)
-    print(f'THUMOS equality (neck_context={context}): losses '
-          f'{np.round(result_native[1], 6).tolist()} vs {np.round(result_export[1], 6).tolist()};'
-          f' mAP_avg {result_native[3].get("mAP_avg")} vs {result_export[3].get("mAP_avg")}')
+    _compare(native, baseline, checkpoint, f'THUMOS windows, neck_context={context}')
 
 
 def test_linear_eval_probes_a_native_sola_config_at_native_length(monkeypatch):
