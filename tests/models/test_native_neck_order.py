@@ -198,3 +198,20 @@ def test_without_neck_post_the_batch_path_is_unchanged():
         expect = model.neck(x)
     torch.testing.assert_close(model.extract_feat(x), expect, rtol=0, atol=0)
     assert len(model.neck_cache) == 0
+
+
+def test_benchmark_neck_cache_runs(capsys):
+    """tools/benchmark_neck_cache.py on a tiny case: every mode runs, the cache holds every video
+    once (float32 C x T), and the printed table has the three modes."""
+    import os.path as osp
+    import sys
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                                'tools'))
+    import benchmark_neck_cache
+    results = benchmark_neck_cache.main(['--videos', '5', '--channels', '8', '--hidden', '8',
+                                         '--min-len', '10', '--max-len', '30', '--batch', '2',
+                                         '--epochs', '2', '--scale', '16'])
+    assert set(results) == {'resized', 'native', 'native+cache'}
+    lengths = np.random.default_rng(0).integers(10, 31, 5)
+    assert results['native+cache']['cache_bytes'] == 8 * 4 * int(lengths.sum())
+    assert all(mode in capsys.readouterr().out for mode in results)
