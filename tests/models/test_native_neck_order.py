@@ -214,4 +214,5 @@ def test_benchmark_neck_cache_runs(capsys):
     assert set(results) == {'resized', 'native', 'native+cache'}
     lengths = np.random.default_rng(0).integers(10, 31, 5)
     assert results['native+cache']['cache_bytes'] == 8 * 4 * int(lengths.sum())
-    assert all(mode in capsys.readouterr().out for mode in results)
+    printed = capsys.readouterr().out
+    assert all(mode in printed for mode in results)
