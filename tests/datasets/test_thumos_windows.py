@@ -202,7 +202,10 @@ def test_sola_bmn_thumos_demo_end_to_end(tmp_path, monkeypatch):
                              num_classes=3, min_len=100, max_len=160)
     cfg = Config.fromfile(str(Path(__file__).resolve().parents[2] /
                               'configs/demo/sola_bmn_thumos_demo.py'))
-    cfg.custom_hooks = []  # stage 1 runs in the G-TAD test below; here the neck stays at init
+    # stage 1 runs in the G-TAD test below; here the neck stays at init (trainable: a frozen neck
+    # without stage-1 weights refuses to train)
+    cfg.sola_stage1 = None
+    cfg.model.neck.frozen = False
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.param_scheduler = []
@@ -370,7 +373,7 @@ def test_thumos_configs(name):
     if 'sola' in name:
         assert cfg.model.neck.type == 'SoLa' and cfg.model.neck.frozen
         assert cfg.model.neck.in_channels == train.feat_dim
-        assert cfg.custom_hooks == [dict(type='SoLaStage1Hook')]
+        assert cfg.default_hooks.sola_stage1 == dict(type='SoLaStage1Hook')
 
 
 @pytest.mark.parametrize('snippets, starts', [(435, [0, 128]), (436, [0, 128, 180]),

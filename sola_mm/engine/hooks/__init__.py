@@ -1,4 +1,5 @@
 from .rng_state import RNGStateHook
+from .protocol import ProtocolHook
 from .stage1 import SoLaStage1Hook
 
-__all__ = ['RNGStateHook', 'SoLaStage1Hook']
+__all__ = ['ProtocolHook', 'RNGStateHook', 'SoLaStage1Hook']

@@ -3,6 +3,12 @@
 The baseline configs use it with no neck; the SoLa configs add ``neck=dict(type='SoLa', ...)``.
 A frozen neck runs under no_grad, stays in eval mode and has no parameter in the optimizer.
 
+Two protocol guards live here, because the model is the one piece every tool (ours, MMAction2's)
+runs: a frozen SoLa neck without stage-1 weights refuses to train (it would be the identity, so
+the "SoLa" run would silently train the baseline), and ``val_loss=True`` reports the localization
+loss on the validation set through mmengine's ValLoop (``val_loss``), for configs whose official
+checkpoint rule is the lowest validation loss (G-TAD on ActivityNet).
+
 Order (the SoLa authors' ``process_feature``): when the data samples carry ``neck_post`` (datasets
 built with ``neck_input='native'``, see ``sola_mm/datasets/native_input.py``), each video's
 native-length features go through the neck first, then the resize to ``temporal_scale`` or the
@@ -10,7 +16,6 @@ window cut that the dataset deferred, then the localizer. A frozen neck's output
 input (``NeckOutputCache``: LRU bounded by ``neck_cache_bytes``, emptied when the weights change).
 Without ``neck_post`` the inputs are stacked and go through the neck as one batch, as before.
 """
-
 from __future__ import annotations
 
 from collections import defaultdict
@@ -19,10 +24,24 @@ from typing import List, Optional, Sequence, Union
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
 
 from mmaction.registry import MODELS
 from ...datasets.native_input import finish_after_neck
 from ..necks.output_cache import NeckOutputCache, autocast_tag
+
+
+class MissingStage1Error(RuntimeError):
+    """A frozen SoLa neck would enter stage 2 without stage-1 weights."""
+
+
+def missing_stage1_message(reason: str) -> str:
+    return (f'model.neck: the SoLa neck is frozen but holds no stage-1 weights ({reason}), so stage '
+            '2 would train the baseline behind an identity neck (alpha = 0). Stage 1 is run by '
+            'the hook `default_hooks.sola_stage1` (type SoLaStage1Hook, configs/_base_/sola.py) '
+            'from the `sola_stage1` config key. Restore that hook and key, or set '
+            '`sola_stage1.checkpoint` (or `model.neck.pretrained`) to a stage-1 checkpoint, or set '
+            '`model.neck.frozen=False` to train the neck with the head (unified ablation).')
 
 
 @MODELS.register_module()
@@ -35,6 +54,10 @@ class NeckLocalizer(BaseModel):
         neck: optional config of a [B, C, T] -> [B, C, T] module.
         batched_predict: whether the localizer's ``predict`` handles a whole batch. MMAction2's
             BMN reads sample 0 only, so by default each sample is predicted on its own.
+        val_loss: also compute the localization loss in ``val_step`` (mmengine's ValLoop averages
+            it and logs ``val_loss``, which ``CheckpointHook(save_best='val_loss')`` can select
+            on). The data samples must carry labels (the val pipelines generate them). The loss
+            runs with the global RNG streams preserved, so validation never changes training.
         neck_cache_bytes: memory budget (bytes, on the CPU) of the frozen neck's cached outputs;
             0 disables the cache. Default 2 GiB (ActivityNet-1.3 train at 100 x 400: 1.6 GB).
 
@@ -46,6 +69,7 @@ class NeckLocalizer(BaseModel):
                  localizer: dict,
                  neck: Optional[dict] = None,
                  batched_predict: Optional[bool] = None,
+                 val_loss: bool = False,
                  neck_cache_bytes: int = 2 * 1024**3,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -55,6 +79,7 @@ class NeckLocalizer(BaseModel):
         if batched_predict is None:
             batched_predict = getattr(self.localizer, 'batched_predict', False)
         self.batched_predict = batched_predict
+        self.val_loss = val_loss
         self.neck_cache = NeckOutputCache(neck_cache_bytes) if self.neck is not None else None
         self._checked_contexts = set()
         self._warned_order = False
@@ -151,7 +176,16 @@ class NeckLocalizer(BaseModel):
                              f'is not a video edge; set neck_context >= {radius} on the datasets')
         self._checked_contexts.add(context)
 
+    def check_stage1_weights(self) -> None:
+        """Refuse to train stage 2 behind a frozen SoLa neck that never received weights."""
+        neck = self.neck
+        if self.neck_frozen and getattr(neck, 'weights_source', '') is None:
+            raise MissingStage1Error(missing_stage1_message(
+                'no stage-1 checkpoint was loaded before training started'))
+
     def forward(self, inputs, data_samples=None, mode: str = 'tensor', **kwargs):
+        if mode == 'loss' and self.training:
+            self.check_stage1_weights()
         feats = self.extract_feat(inputs, data_samples)
         # MMAction2's localizers take a sequence of [C, T] tensors and stack it themselves
         per_video = list(feats.unbind(0)) if isinstance(feats, torch.Tensor) else feats
@@ -162,6 +196,17 @@ class NeckLocalizer(BaseModel):
                                               mode='predict'))
             return outputs
         return self.localizer(per_video, data_samples, mode=mode, **kwargs)
+
+    def val_step(self, data) -> list:
+        outputs = super().val_step(data)
+        if not self.val_loss:
+            return outputs
+        from sola_mm.engine.hooks.rng_state import preserved_rng
+        data = self.data_preprocessor(data, False)
+        with torch.no_grad(), preserved_rng():
+            losses = self._run_forward(data, mode='loss')
+        # mmengine's ValLoop pops a trailing element holding only `loss` and averages it
+        return list(outputs) + [BaseDataElement(loss=losses)]
 
     def train(self, mode: bool = True) -> 'NeckLocalizer':
         super().train(mode)
