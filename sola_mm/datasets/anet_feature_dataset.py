@@ -170,12 +170,14 @@ class ANetFeatureDataset(NeckPostMixin, BaseDataset):
         self.skip_unannotated = skip_unannotated
         super().__init__(ann_file=ann_file, pipeline=list(pipeline),
                          data_prefix=data_prefix or dict(feature=''), test_mode=test_mode, **kwargs)
-        if self.neck_input == 'native':
-            for step in getattr(self.pipeline, 'transforms', []):
-                if getattr(step, 'temporal_scale', None):
-                    raise ValueError(f"{type(self).__name__}: neck_input='native' resizes after "
-                                     f'the neck, so set temporal_scale on the dataset, not on '
-                                     f'{type(step).__name__} in the pipeline')
+
+    def _resize_after_neck(self) -> Optional[int]:
+        """With ``neck_input='native'``: the ``temporal_scale`` the model resizes to after its neck,
+        the loading transform's if it sets one (it wins there too), else the dataset's."""
+        for step in getattr(self.pipeline, 'transforms', []):
+            if getattr(step, 'temporal_scale', None):
+                return step.temporal_scale
+        return self.temporal_scale
 
     def feature_path(self, video_name: str) -> Union[str, Dict[str, str]]:
         """``<folder>/<video><ext>``, the shared file itself, or ``{stream: path}``."""
@@ -185,6 +187,7 @@ class ANetFeatureDataset(NeckPostMixin, BaseDataset):
     def load_data_list(self) -> List[dict]:
         database = load_anet_annotations(self.ann_file)
         data_list, missing, skipped = [], [], 0
+        resize = self._resize_after_neck() if self.neck_input == 'native' else None
         bad = dict(zero_length=[], after_end=[], clipped=[])
         for video_name, info in database.items():
             info = dict(info, annotations=_usable_segments(video_name, info, bad))
@@ -203,7 +206,7 @@ class ANetFeatureDataset(NeckPostMixin, BaseDataset):
                          temporal_scale=self.temporal_scale)
             if self.neck_input == 'native':  # the model resizes after the neck
                 entry.update(temporal_scale=None, neck_post=dict(
-                    resize=self.temporal_scale,
+                    resize=resize,
                     key=f'{path}|key={self.feature_key}|stride={self.feature_stride}'))
             if self.feature_key is not None:
                 entry['feature_key'] = self.feature_key

@@ -42,13 +42,25 @@ def test_anet_native_items_finish_to_the_baseline_items(tiny_anet):
     assert len(lengths) > 3 and lengths != {16}
 
 
-def test_anet_native_option_errors(tiny_anet):
+def test_anet_native_option_errors_and_pipeline_scale(tiny_anet):
     with pytest.raises(ValueError, match="neck_input must be None .* or 'native'"):
         _anet(tiny_anet, neck_input='whole')
-    with pytest.raises(ValueError, match='set temporal_scale on the dataset, not on LoadTALFeature'):
-        ANetFeatureDataset(tiny_anet['train'], data_prefix=dict(feature=tiny_anet['features']),
-                           neck_input='native',
-                           pipeline=[dict(type='LoadTALFeature', temporal_scale=16), ANET_PIPE[1]])
+    # temporal_scale on the loading transform (a user config may set it there): deferred too
+    ds = ANetFeatureDataset(tiny_anet['train'], data_prefix=dict(feature=tiny_anet['features']),
+                            neck_input='native',
+                            pipeline=[dict(type='LoadTALFeature', temporal_scale=16), ANET_PIPE[1]])
+    baseline = _anet(tiny_anet)
+    for i in range(3):
+        item = ds[i]
+        post = item['data_samples'].metainfo['neck_post']
+        assert post['resize'] == 16 and item['inputs'].shape[1] != 16
+        torch.testing.assert_close(finish_after_neck(item['inputs'], post), baseline[i]['inputs'],
+                                   rtol=0, atol=0)
+    # and it wins over the dataset's, as in LoadTALFeature
+    ds = ANetFeatureDataset(tiny_anet['train'], data_prefix=dict(feature=tiny_anet['features']),
+                            neck_input='native', temporal_scale=8,
+                            pipeline=[dict(type='LoadTALFeature', temporal_scale=16), ANET_PIPE[1]])
+    assert ds[0]['data_samples'].metainfo['neck_post']['resize'] == 16
 
 
 @pytest.mark.parametrize('context', [None, 0, 3])

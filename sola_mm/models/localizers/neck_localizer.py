@@ -18,7 +18,6 @@ Without ``neck_post`` the inputs are stacked and go through the neck as one batc
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -133,29 +132,26 @@ class NeckLocalizer(BaseModel):
 
     def _neck_per_video(self, inputs: List[torch.Tensor], posts: List[Optional[dict]]
                         ) -> List[torch.Tensor]:
-        """The neck on each ``[C, T_i]`` input (inputs of equal length in one batch), through the
-        cache when the neck is frozen."""
+        """The neck on each ``[C, T_i]`` input, through the cache when the neck is frozen.
+
+        One neck call per video, never batched with others: a video's output must not depend on
+        the batch it came in (batched convolutions may round differently), so that an output
+        computed in epoch 1 and cached equals the one a resumed run computes in epoch 5, and
+        equals the ``tools/enhance_features.py`` export."""
         cache = self.neck_cache if self.neck_frozen and self.neck_cache.max_bytes else None
         if cache is not None:
             cache.sync(self.neck)
-        outs: List[Optional[torch.Tensor]] = [None] * len(inputs)
-        keys = [None] * len(inputs)
-        if cache is not None and inputs:
-            tag = autocast_tag(inputs[0].device.type)
-            keys = [post['key'] + tag if (post or {}).get('key') else None for post in posts]
-        groups = defaultdict(list)
-        for i, (x, post) in enumerate(zip(inputs, posts)):
+        tag = autocast_tag(inputs[0].device.type) if cache is not None and inputs else ''
+        outs = []
+        for x, post in zip(inputs, posts):
             self._check_context(post)
-            if keys[i] is not None:
-                outs[i] = cache.get(keys[i], x.device)
-            if outs[i] is None:
-                groups[tuple(x.shape)].append(i)
-        for idxs in groups.values():
-            y = self._run_neck(torch.stack([inputs[i] for i in idxs]))
-            for j, i in enumerate(idxs):
-                outs[i] = y[j]
-                if keys[i] is not None:
-                    cache.put(keys[i], y[j])
+            key = post['key'] + tag if cache is not None and (post or {}).get('key') else None
+            y = cache.get(key, x.device) if key is not None else None
+            if y is None:
+                y = self._run_neck(x[None])[0]
+                if key is not None:
+                    cache.put(key, y)
+            outs.append(y)
         return outs
 
     def _check_context(self, post: Optional[dict]) -> None:
