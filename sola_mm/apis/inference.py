@@ -51,10 +51,14 @@ def inference_localizer(model: torch.nn.Module, feature_file: str,
     info.setdefault('duration_frame', info.get('feature_frame', feats.shape[0] * interval))
     info.setdefault('feature_frame', info['duration_frame'])
     info.setdefault('annotations', [])
-    if spec.get('temporal_scale'):
-        feats = resize_features(feats, spec['temporal_scale'])
+    test_data = ((getattr(model, 'cfg', {}).get('test_dataloader') or {}).get('dataset') or {})
+    scale = spec.get('temporal_scale')
+    if scale and test_data.get('neck_input') == 'native':  # the model resizes after its neck
+        info['neck_post'] = dict(resize=scale)
+    elif scale:
+        feats = resize_features(feats, scale)
     length = getattr(localizer, 'temporal_dim', None) or getattr(localizer, 'tscale', None)
-    if length and feats.shape[0] != length:
+    if length and (scale if 'neck_post' in info else feats.shape[0]) != length:
         raise ValueError(f'{feature_file}: {feats.shape[0]} snippets, but the localizer takes '
                          f'exactly {length}; a sliding-window config (THUMOS) needs the video cut '
                          'into windows (its test dataset does this), and a whole-video config '

@@ -36,3 +36,24 @@ def test_window_model_on_a_whole_video_names_the_file(tmp_path, config):
     path = _feature_file(tmp_path, 57, 64)
     with pytest.raises(ValueError, match='v_demo.npy'):
         inference_localizer(model, path, dict(duration_second=30.0))
+
+
+def test_sola_config_inference_runs_the_neck_on_the_native_length(tmp_path):
+    """A SoLa config's inference: SoLa on the whole 57-snippet video, then the resize to
+    temporal_scale (the authors' order), i.e. the baseline config on the exported SoLa features."""
+    from sola_mm.apis.enhance import apply_neck
+    torch.manual_seed(0)
+    model = init_localizer(Config.fromfile(osp.join(ROOT, 'configs/demo/sola_bmn_demo.py')))
+    with torch.no_grad():
+        model.neck.alpha.fill_(0.9)
+        model.neck.conv_out.weight.mul_(5.0)
+    path = _feature_file(tmp_path, 57, 128)
+    got = inference_localizer(model, path, dict(duration_second=30.0))
+    (tmp_path / 'sola').mkdir()
+    exported = str(tmp_path / 'sola' / 'v_demo.npy')
+    np.save(exported, apply_neck(model.neck, np.load(path)))
+    model.neck, model.cfg = None, Config.fromfile(osp.join(ROOT, 'configs/demo/bmn_demo.py'))
+    expect = inference_localizer(model, exported, dict(duration_second=30.0))
+    assert len(got) == len(expect) > 0
+    np.testing.assert_allclose([[*p['segment'], p['score']] for p in got],
+                               [[*p['segment'], p['score']] for p in expect], rtol=1e-5, atol=1e-6)
