@@ -9,7 +9,7 @@ import torch
 
 from sola_mm.models.localizers.actionformer.attention import MaskedConvAttention
 from sola_mm.models.localizers.actionformer.loss import ctr_diou_loss_1d, sigmoid_focal_loss
-from .actionformer_oracle import batch, build, load
+from tests.models.actionformer_oracle import batch, build, load
 
 ATOL = 1e-10        # model arrays, attention
 LOSS_ATOL = 1e-12   # losses, gradients, targets
