@@ -1,0 +1,255 @@
+"""ActionFormer's data side against the official datasets (tests/data/actionformer/
+af_{thumos,anet}_small.npz): seconds -> grid, ANet duplicate filter / resize / training filter,
+random truncation and crop with the official ``random`` draws, and the per-video meta; through our
+datasets (``ThumosVideoDataset``, ``ANetFeatureDataset``) and transforms."""
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmaction.registry import DATASETS
+from sola_mm.datasets.transforms.actionformer import (ACTIONFORMER_META_KEYS, ActionFormerGrid,
+                                                      ActionFormerTruncate,
+                                                      remove_duplicate_annotations,
+                                                      truncate_feats)
+
+DATA = Path(__file__).resolve().parents[1] / 'data' / 'actionformer'
+
+
+def load(name):
+    data = np.load(DATA / f'af_{name}_small.npz')
+    return data, json.loads(str(data['config_json']))
+
+
+def pack():
+    return dict(type='PackLocalizationInputs', keys=('gt_segments', 'gt_labels'),
+                meta_keys=ACTIONFORMER_META_KEYS)
+
+
+class RecordDraws:
+    """Wraps ``random.randint`` and records ``(a, b, result)`` of every call."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        draw = random.randint
+
+        def randint(a, b):
+            out = draw(a, b)
+            self.calls.append((a, b, out))
+            return out
+
+        monkeypatch.setattr(random, 'randint', randint)
+
+
+@pytest.fixture(scope='module')
+def thumos(tmp_path_factory):
+    data, cfg = load('thumos')
+    root = tmp_path_factory.mktemp('af_thumos')
+    (root / 'features').mkdir()
+    database = {}
+    for v in cfg['videos_json']:
+        if v['feat_len']:
+            np.save(root / 'features' / f'{v["id"]}.npy',
+                    data[f'data_v{cfg["batch_video_ids"].index(v["id"])}_raw_feats'])
+        database[v['id']] = dict(subset=v['subset'], fps=v['fps'], duration=v['duration'],
+                                 annotations=[dict(label=name, segment=seg)
+                                              for name, _, seg in v['annotations']])
+    (root / 'anno.json').write_text(json.dumps(dict(database=database)))
+    names = {}
+    for v in cfg['videos_json']:
+        names.update({i: name for name, i, _ in v['annotations']})
+    return data, cfg, root, [names[i] for i in range(len(names))]
+
+
+def thumos_dataset(root, classes, cfg, train):
+    ds = cfg['official_cfg']['dataset']
+    pipeline = [dict(type='LoadTALFeature'),
+                dict(type='ActionFormerGrid', feat_stride=ds['feat_stride'],
+                     num_frames=ds['num_frames'], downsample_rate=ds['downsample_rate'],
+                     classes=classes)]
+    if train:
+        pipeline.append(dict(type='ActionFormerTruncate', max_seq_len=ds['max_seq_len'],
+                             trunc_thresh=ds['trunc_thresh'], crop_ratio=ds['crop_ratio']))
+    return DATASETS.build(dict(
+        type='ThumosVideoDataset', ann_file=str(root / 'anno.json'), subset='validation',
+        data_prefix=dict(feature=str(root / 'features')), snippet_stride=ds['feat_stride'],
+        feat_dim=ds['input_dim'], test_mode=not train, pipeline=pipeline + [pack()]))
+
+
+def check_meta(sample, meta_row):
+    m = sample.metainfo
+    np.testing.assert_array_equal([m['fps'], m['duration'], m['feat_stride'],
+                                   m['feat_num_frames'], m['feat_offset']], meta_row)
+
+
+def test_thumos_training_items(thumos, monkeypatch):
+    data, cfg, root, classes = thumos
+    dataset = thumos_dataset(root, classes, cfg, train=True)
+    names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
+    assert sorted(names) == sorted(cfg['batch_video_ids'])  # the test video is not in the split
+    for i, vid in enumerate(cfg['batch_video_ids']):
+        rec = RecordDraws(monkeypatch)
+        random.seed(cfg['data'][i]['item_seed'])
+        item = dataset[names.index(vid)]
+        np.testing.assert_array_equal(np.asarray(rec.calls), data[f'data_v{i}_randint'])
+        np.testing.assert_array_equal(item['inputs'].numpy(), data[f'data_v{i}_feats'])
+        gt = item['data_samples'].gt_instances
+        assert gt.gt_segments.dtype == torch.float32 and gt.gt_labels.dtype == torch.int64
+        np.testing.assert_array_equal(gt.gt_segments.numpy(), data[f'data_v{i}_segments'])
+        np.testing.assert_array_equal(gt.gt_labels.numpy(), data[f'data_v{i}_labels'])
+        check_meta(item['data_samples'], data['video_meta'][i])
+        assert item['data_samples'].metainfo['video_name'] == vid
+
+
+def test_thumos_eval_items_and_grid(thumos):
+    data, cfg, root, classes = thumos
+    dataset = thumos_dataset(root, classes, cfg, train=False)
+    names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
+    for i, vid in enumerate(cfg['batch_video_ids']):
+        item = dataset[names.index(vid)]
+        np.testing.assert_array_equal(item['inputs'].numpy(), data[f'data_v{i}_raw_feats'].T)
+        np.testing.assert_array_equal(item['data_samples'].gt_instances.gt_segments.numpy(),
+                                      data[f'data_v{i}_seg_grid_all'])
+        np.testing.assert_array_equal(item['data_samples'].gt_instances.gt_labels.numpy(),
+                                      data[f'data_v{i}_labels_db'])
+        # the float64 computation of the same rule is within the README's 1e-5
+        sec = data[f'data_v{i}_seg_sec'].astype(np.float64)
+        np.testing.assert_allclose(sec * 30.0 / 4 - 2.0, data[f'data_v{i}_seg_grid_all'],
+                                   rtol=0, atol=1e-5)
+
+
+@pytest.fixture(scope='module')
+def anet(tmp_path_factory):
+    data, cfg = load('anet')
+    root = tmp_path_factory.mktemp('af_anet')
+    (root / 'features').mkdir()
+    database = {}
+    for v in cfg['videos_json']:
+        if not v['feat_len']:
+            continue
+        np.save(root / 'features' / f'{v["id"]}.npy',
+                data[f'data_v{cfg["batch_video_ids"].index(v["id"])}_raw_feats'])
+        database[v['id']] = dict(duration_second=v['duration'],
+                                 duration_frame=int(v['duration'] * 15),
+                                 annotations=[dict(label=name, segment=seg)
+                                              for name, _, seg in v['annotations']])
+    (root / 'anno.json').write_text(json.dumps(database))
+    return data, cfg, root
+
+
+def anet_dataset(root, cfg, train):
+    ds = cfg['official_cfg']['dataset']
+    grid = dict(type='ActionFormerGrid', feat_stride=ds['feat_stride'],
+                num_frames=ds['num_frames'], default_fps=ds['default_fps'],
+                max_seq_len=ds['max_seq_len'], force_upsampling=ds['force_upsampling'],
+                num_classes=ds['num_classes'], remove_duplicates=True)
+    pipeline = [dict(type='LoadTALFeature')]
+    if train:
+        pipeline += [dict(grid, outside_trunc_thresh=ds['trunc_thresh']),
+                     dict(type='ActionFormerTruncate', max_seq_len=ds['max_seq_len'],
+                          trunc_thresh=ds['trunc_thresh'], crop_ratio=ds['crop_ratio'])]
+    else:
+        pipeline.append(grid)
+    return DATASETS.build(dict(
+        type='ANetFeatureDataset', ann_file=str(root / 'anno.json'),
+        data_prefix=dict(feature=str(root / 'features')), feat_dim=ds['input_dim'],
+        test_mode=not train, pipeline=pipeline + [pack()]))
+
+
+def test_anet_training_items(anet, monkeypatch):
+    data, cfg, root = anet
+    dataset = anet_dataset(root, cfg, train=True)
+    names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
+    for i, vid in enumerate(cfg['batch_video_ids']):
+        rec = RecordDraws(monkeypatch)
+        random.seed(cfg['data'][i]['item_seed'])
+        item = dataset[names.index(vid)]
+        np.testing.assert_array_equal(np.asarray(rec.calls), data[f'data_v{i}_randint'])
+        np.testing.assert_array_equal(item['inputs'].numpy(), data[f'data_v{i}_feats'])
+        gt = item['data_samples'].gt_instances
+        np.testing.assert_array_equal(gt.gt_segments.numpy(), data[f'data_v{i}_segments'])
+        np.testing.assert_array_equal(gt.gt_labels.numpy(), data[f'data_v{i}_labels'])
+        check_meta(item['data_samples'], data['video_meta'][i])
+
+
+def test_anet_pre_truncation_filter_resize_and_eval_grid(anet):
+    """The transform stages one by one: duplicate filter (anetA 4 -> 3), resize (float32, only
+    when L != max_seq_len), training filter (anetB drops one, anetA's end clamps to 32.5)."""
+    data, cfg, root = anet
+    ds = cfg['official_cfg']['dataset']
+    kw = dict(feat_stride=ds['feat_stride'], num_frames=ds['num_frames'], default_fps=15,
+              max_seq_len=ds['max_seq_len'], force_upsampling=True, num_classes=1,
+              remove_duplicates=True)
+    train_grid = ActionFormerGrid(outside_trunc_thresh=0.5, **kw)
+    eval_grid = ActionFormerGrid(**kw)
+    for i, v in enumerate(cfg['videos_json'][:3]):
+        anns = [dict(label=name, segment=seg) for name, _, seg in v['annotations']]
+        kept = remove_duplicate_annotations(anns)
+        np.testing.assert_array_equal(np.asarray([a['segment'] for a in kept], np.float32),
+                                      data[f'data_v{i}_seg_sec'])
+        sample = dict(video_name=v['id'], raw_feature=data[f'data_v{i}_raw_feats'].T,
+                      annotations=anns, duration_second=v['duration'])
+        out = train_grid(dict(sample))
+        np.testing.assert_array_equal(out['raw_feature'], data[f'data_v{i}_feats_pre_trunc'])
+        np.testing.assert_array_equal(out['gt_segments'], data[f'data_v{i}_seg_grid_pre_trunc'])
+        np.testing.assert_array_equal(out['gt_labels'], data[f'data_v{i}_labels_pre_trunc'])
+        assert out['feat_offset'] == 0.5
+        out = eval_grid(dict(sample))
+        np.testing.assert_array_equal(out['gt_segments'], data[f'data_v{i}_seg_grid_all'])
+    # anetC has L == max_seq_len: features untouched, feat_stride still recomputed
+    np.testing.assert_array_equal(data['data_v2_feats_pre_trunc'], data['data_v2_raw_feats'].T)
+
+
+def test_truncate_feats_given_the_draws():
+    """``truncate_feats`` alone, with the recorded draws replayed (both fixtures)."""
+    for name in ('thumos', 'anet'):
+        data, cfg = load(name)
+        ds = cfg['official_cfg']['dataset']
+        for i, d in enumerate(cfg['data']):
+            draws = iter(int(r[2]) for r in data[f'data_v{i}_randint'])
+
+            class Replay:
+                @staticmethod
+                def randint(a, b):
+                    out = next(draws)
+                    assert a <= out <= b
+                    return out
+
+            feats, segs, labels = truncate_feats(
+                data[f'data_v{i}_feats_pre_trunc'], data[f'data_v{i}_seg_grid_pre_trunc'],
+                data[f'data_v{i}_labels_pre_trunc'], ds['max_seq_len'], ds['trunc_thresh'],
+                d['feat_offset'], ds['crop_ratio'], rng=Replay)
+            np.testing.assert_array_equal(feats, data[f'data_v{i}_feats'])
+            np.testing.assert_array_equal(segs, data[f'data_v{i}_segments'])
+            np.testing.assert_array_equal(labels, data[f'data_v{i}_labels'])
+            assert next(draws, None) is None
+
+
+def test_transform_errors_and_options():
+    feats = np.arange(24, dtype=np.float32).reshape(2, 12)
+    sample = dict(video_name='vid', raw_feature=feats, fps=30.0, duration_second=2.0,
+                  annotations=[dict(segment=[0.5, 1.0], label='Jump')])
+    with pytest.raises(KeyError, match="vid.*'Jump'"):
+        ActionFormerGrid(4, 16, classes=['Run', 'Walk'])(dict(sample))
+    with pytest.raises(ValueError, match='classes'):
+        ActionFormerGrid(4, 16)
+    with pytest.raises(KeyError, match='vid.*fps'):
+        ActionFormerGrid(4, 16, num_classes=1)({k: v for k, v in sample.items() if k != 'fps'})
+    with pytest.raises(KeyError, match='vid.*ActionFormerGrid'):
+        ActionFormerTruncate(8)(dict(sample))
+    # downsample_rate: every 2nd feature, stride x2, offset 16 / 2 / 8 = 1
+    out = ActionFormerGrid(4, 16, downsample_rate=2, classes=['Jump'])(dict(sample))
+    np.testing.assert_array_equal(out['raw_feature'], feats[:, ::2])
+    assert out['feat_stride'] == 8 and out['feat_offset'] == 1.0
+    np.testing.assert_array_equal(out['gt_segments'],
+                                  np.float32([[0.5, 1.0]]) * np.float32(30.0) / 8 - 1.0)
+    # 'thumos14': the official label ids (CliffDiving 4, Diving 7)
+    grid = ActionFormerGrid(4, 16, classes='thumos14')
+    assert grid.index['CliffDiving'] == 4 and grid.index['Diving'] == 7
+    # no crop_ratio and short video: unchanged, no draw
+    f, s, lab = truncate_feats(feats, np.zeros((1, 2), np.float32), np.zeros(1, np.int64), 64,
+                               0.5, 2.0, None)
+    assert f is feats
