@@ -15,6 +15,7 @@ from sola_mm.evaluation.functional.nms_torch import padded_soft_nms, score_votin
 from sola_mm.evaluation.metrics.tal_metrics import TALDetectionMetric
 from sola_mm.models.localizers.actionformer.postprocess import (actionformer_postprocess,
                                                                 actionformer_postprocess_batch,
+                                                                actionformer_postprocess_videos,
                                                                 batched_nms, grid_to_seconds,
                                                                 select_candidates)
 from sola_mm.models.localizers.gtad.postprocess import fuse_topk_classes
@@ -314,3 +315,35 @@ def test_nms_variants_and_errors(oracle):
         actionformer_postprocess(*heads, m, dict(tc, nms_method='greedy'))
     empty = actionformer_postprocess(*heads, m, dict(tc, pre_nms_thresh=1.0))
     assert empty['segments'].shape == (0, 2) and empty['labels'].shape == (0, )
+
+
+def test_nms_benchmark_runs_and_checks_outputs():
+    """tools/benchmark_actionformer_nms.py at a tiny size: it asserts identical outputs itself."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[2] / 'tools' / 'benchmark_actionformer_nms.py'
+    spec = importlib.util.spec_from_file_location('benchmark_actionformer_nms', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ratios = bench.main(['--videos', '2', '--length', '64', '--repeat', '1'])
+    assert set(ratios) == {'thumos', 'anet'} and all(r > 0 for r in ratios.values())
+
+
+def test_videos_of_different_lengths_in_one_nms_batch(oracle):
+    """``actionformer_postprocess_videos``: THUMOS videos padded to 64 and 160 (run separately,
+    as officially) share one NMS loop; outputs equal the official per-video ones."""
+    data, cfg = oracle
+    tc = official_test_cfg(cfg, 'thumos')
+    outs = actionformer_postprocess_videos(
+        [head_outputs(data, cfg, 'thumos', v) for v in range(2)],
+        [meta(cfg, 'thumos', v) for v in range(2)], tc)
+    for v, out in enumerate(outs):
+        p = f'thumos_v{v}_'
+        np.testing.assert_allclose(as_np(out['segments']), data[p + 'out_segs'], rtol=0,
+                                   atol=1e-4)
+        np.testing.assert_allclose(as_np(out['scores']), data[p + 'out_scores'], rtol=0,
+                                   atol=1e-6)
+        np.testing.assert_array_equal(as_np(out['labels']), data[p + 'out_labels'])
+    with pytest.raises(ValueError, match='2 videos but 1 metas'):
+        actionformer_postprocess_videos(
+            [head_outputs(data, cfg, 'thumos', v) for v in range(2)], [meta(cfg, 'thumos', 0)],
+            tc)

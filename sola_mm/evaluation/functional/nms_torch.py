@@ -99,73 +99,73 @@ def padded_soft_nms(x1: torch.Tensor, x2: torch.Tensor, scores: torch.Tensor,
     sigma_t = torch.tensor([sigma], dtype=dtype, device=device)
     min_t = torch.tensor([min_score], dtype=dtype, device=device)
     thr_t = torch.tensor([iou_threshold], dtype=dtype, device=device)
-    neg_inf = torch.tensor(float('-inf'), dtype=dtype, device=device)
-    # working state, in the op's current arrangement: x1, x2, score, area, original column
-    x1 = x1.clone()
-    x2 = x2.clone()
-    sc = scores.clone()
-    area = x2 - x1 + 1e-6
-    ind = torch.arange(width, device=device).expand(num_rows, width).clone()
-    alive = counts.to(device=device, dtype=torch.long).clone()
-    rows = torch.arange(num_rows, device=device)  # original row of each working row
+    neg_inf = float('-inf')
     pos = torch.arange(width, device=device)
+    alive = counts.to(device=device, dtype=torch.long).clone()
+    # working state in the op's current arrangement, planes [x1, x2, score, area, input column];
+    # selected, removed and padding slots hold score -inf (so inputs must be finite)
+    state = torch.stack((x1, x2, scores, x2 - x1 + 1e-6, pos.to(dtype).expand(num_rows, width)))
+    state[2].masked_fill_(pos[None, :] >= alive[:, None], neg_inf)
+    rows = torch.arange(num_rows, device=device)  # original row of each working row
+    r = rows
+    picked_rows, picked_steps, picked = [], [], []
     for i in range(keep_cap):
-        active = alive > i
-        if not bool(active.all()):
-            sel = torch.nonzero(active).squeeze(1)
+        sc = state[2]
+        pick = sc.argmax(1)  # the first maximum of the remaining entries
+        chosen = state[:, r, pick]  # [5, n]
+        found = chosen[2] > neg_inf
+        if not bool(found.all()):  # rows with nothing left are done: drop them
+            sel = torch.nonzero(found).squeeze(1)
             if sel.numel() == 0:
                 break
-            x1, x2, sc, area, ind, alive, rows = (t[sel] for t in (x1, x2, sc, area, ind,
-                                                                   alive, rows))
-        cur = int(alive.max())
-        if cur < x1.shape[1]:  # every row has shrunk: drop the dead columns
-            x1, x2, sc, area, ind = (t[:, :cur].contiguous() for t in (x1, x2, sc, area, ind))
-            pos = pos[:cur]
-        n = rows.numel()
-        r = torch.arange(n, device=device)
-        inside = (pos >= i) & (pos < alive[:, None])
-        pick = torch.where(inside, sc, neg_inf).argmax(1)  # first maximum
-        # swap the picked entry into slot i
-        for t in (x1, x2, sc, area, ind):
-            picked = t[r, pick]
-            t[r, pick] = t[:, i].clone()
-            t[:, i] = picked
-        out_inds[rows, i] = ind[:, i]
-        out_dets[rows, i] = torch.stack((x1[:, i], x2[:, i], sc[:, i]), 1)
-        # decay (or suppress) every later entry
-        ix1, ix2, iarea = x1[:, i:i + 1], x2[:, i:i + 1], area[:, i:i + 1]
-        inter = (torch.minimum(ix2, x2) - torch.maximum(ix1, x1)).clamp_min(0)
+            state, alive, rows, pick, chosen = (state[:, sel], alive[sel], rows[sel], pick[sel],
+                                                chosen[:, sel])
+            r = torch.arange(rows.numel(), device=device)
+            cur = int(alive.max())
+            if cur < state.shape[2]:  # every row has shrunk: drop the dead columns
+                state, pos = state[..., :cur].contiguous(), pos[:cur]
+            sc = state[2]
+        picked_rows.append(rows)
+        picked_steps.append(i)
+        picked.append(chosen)
+        # the swap: the entry of slot i moves to the picked slot, slot i is now selected
+        state[:, r, pick] = state[:, :, i].clone()
+        sc[:, i] = neg_inf
+        # decay (or suppress) every remaining entry
+        x1_, x2_, _, area, _ = state
+        ix1, ix2, _, iarea, _ = chosen[:, :, None]
+        inter = (torch.minimum(ix2, x2_) - torch.maximum(ix1, x1_)).clamp_min(0)
         ovr = inter / (iarea + area - inter)
-        later = (pos > i) & (pos < alive[:, None])
         if method == 'hard':
-            removed = later & (ovr >= thr_t)
+            kept = (sc > neg_inf) & (ovr < thr_t)
         else:
             if method == 'gaussian':
                 weight = torch.exp(-(ovr * ovr) / sigma_t)
             elif method == 'linear':
                 weight = torch.where(ovr >= thr_t, 1 - ovr, torch.ones_like(ovr))
             else:
-                weight = torch.where(ovr >= thr_t, torch.zeros_like(ovr), torch.ones_like(ovr))
-            sc = torch.where(later, sc * weight, sc)
-            removed = later & (sc < min_t)
+                weight = (ovr < thr_t).to(dtype)
+            # -inf slots stay -inf (a zero weight would make them NaN)
+            sc.copy_(torch.where(sc > neg_inf, sc * weight, sc))
+            kept = sc >= min_t
         # removal = swap with the last entry, scanning left to right: kept entries left of the
         # new end stay, the holes there take the kept entries right of it, rightmost first
-        kept = later & ~removed
         new_alive = i + 1 + kept.sum(1)
-        holes = removed & (pos < new_alive[:, None])
+        tail = pos[None, :] >= new_alive[:, None]
+        holes = ~kept & ~tail & (pos > i)[None, :]
         if bool(holes.any()):
-            donors = kept & (pos >= new_alive[:, None])
-            cur_w = pos.numel()
-            hole_rank = torch.where(holes, holes.cumsum(1) - 1, cur_w)
-            donor_rank = torch.where(donors, donors.flip(1).cumsum(1).flip(1) - 1, cur_w)
-            hole_pos = torch.full((n, cur_w + 1), cur_w, dtype=torch.long, device=device)
-            hole_pos.scatter_(1, hole_rank, pos.expand(n, cur_w).contiguous())
-            target = torch.where(donors, hole_pos.gather(1, donor_rank), cur_w)
-            perm = torch.cat((pos.expand(n, cur_w),
-                              torch.full((n, 1), cur_w, dtype=torch.long, device=device)), 1)
-            perm = perm.scatter(1, target, pos.expand(n, cur_w).contiguous())[:, :cur_w]
-            x1, x2, sc, area, ind = (t.gather(1, perm) for t in (x1, x2, sc, area, ind))
+            hole_row, hole_col = torch.nonzero(holes, as_tuple=True)  # ascending per row
+            donor_row, donor_col = torch.nonzero((kept & tail).flip(1), as_tuple=True)
+            state[:, hole_row, hole_col] = state[:, donor_row, pos.numel() - 1 - donor_col]
+        sc.masked_fill_(tail, neg_inf)
         alive = new_alive
+    if picked:
+        steps = torch.cat([torch.full((len(rw), ), s, dtype=torch.long, device=device)
+                           for rw, s in zip(picked_rows, picked_steps)])
+        rw = torch.cat(picked_rows)
+        vals = torch.cat(picked, 1)
+        out_dets[rw, steps] = vals[:3].t()
+        out_inds[rw, steps] = vals[4].long()
     num_kept = (out_inds >= 0).sum(1)
     return out_inds, out_dets, num_kept
 

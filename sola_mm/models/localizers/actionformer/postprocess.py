@@ -29,11 +29,13 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from sola_mm.evaluation.functional.nms_torch import group_pad, padded_soft_nms, score_voting
 
-__all__ = ['DEFAULT_TEST_CFG', 'Candidates', 'select_candidates', 'batched_nms',
-           'grid_to_seconds', 'actionformer_postprocess', 'actionformer_postprocess_batch']
+__all__ = ['DEFAULT_TEST_CFG', 'Candidates', 'select_candidates', 'concat_candidates',
+           'batched_nms', 'grid_to_seconds', 'actionformer_postprocess',
+           'actionformer_postprocess_batch', 'actionformer_postprocess_videos']
 
 #: official defaults of ``test_cfg`` (``libs/core/config.py``); ``ext_score_file`` is handled by
 #: the metric (``TALDetectionMetric(classifier_file=..., fusion_score='sqrt')``).
@@ -116,6 +118,25 @@ def select_candidates(points: Sequence[torch.Tensor], cls_logits: Sequence[torch
     (segs, scores, labels), counts, _ = group_pad(
         [seg, score, label], video, valid.shape[0], (0., float('-inf'), -1))
     return Candidates(segs, scores, labels, counts, level_counts)
+
+
+def concat_candidates(parts: Sequence[Candidates]) -> Candidates:
+    """One padded batch from the candidates of separately run videos (any lengths)."""
+    if not parts:
+        raise ValueError('concat_candidates: no candidates')
+    width = max(p.scores.shape[1] for p in parts)
+
+    def pad(x, fill):
+        return F.pad(x, (0, 0, 0, width - x.shape[1]) if x.dim() == 3 else
+                     (0, width - x.shape[1]), value=fill)
+
+    levels = {p.level_counts.shape[1] for p in parts if p.level_counts is not None}
+    return Candidates(torch.cat([pad(p.segs, 0.) for p in parts]),
+                      torch.cat([pad(p.scores, float('-inf')) for p in parts]),
+                      torch.cat([pad(p.labels, -1) for p in parts]),
+                      torch.cat([p.counts for p in parts]),
+                      torch.cat([p.level_counts for p in parts]) if len(levels) == 1 and all(
+                          p.level_counts is not None for p in parts) else None)
 
 
 def _flat(cand: Candidates):
@@ -205,6 +226,35 @@ def grid_to_seconds(segs: torch.Tensor, metas: Sequence[Mapping]) -> torch.Tenso
     return torch.where(sec >= duration, sec * 0.0 + duration, sec)
 
 
+def _test_cfg(test_cfg: Optional[Mapping]) -> dict:
+    unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG) - {'ext_score_file'}
+    if unknown:
+        raise ValueError(f'ActionFormer test_cfg: unknown keys {sorted(unknown)}; allowed '
+                         f'{sorted(DEFAULT_TEST_CFG)}')
+    return {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+
+
+def _candidates(heads, cfg: dict) -> Candidates:
+    return select_candidates(*heads, cfg['pre_nms_thresh'], cfg['pre_nms_topk'],
+                             cfg['duration_thresh'])
+
+
+def _detections(cand: Candidates, metas: Sequence[Mapping], cfg: dict) -> List[Dict]:
+    if len(metas) != cand.scores.shape[0]:
+        raise ValueError(f'ActionFormer post-processing: {cand.scores.shape[0]} videos but '
+                         f'{len(metas)} metas')
+    det = batched_nms(cand, cfg['iou_threshold'], cfg['min_score'], cfg['max_seg_num'],
+                      cfg['nms_method'], cfg['multiclass_nms'], cfg['nms_sigma'],
+                      cfg['voting_thresh'])
+    seconds = grid_to_seconds(det.segs, metas)
+    out = []
+    for b in range(len(metas)):
+        n = int(det.counts[b])
+        out.append(dict(segments=seconds[b, :n], scores=det.scores[b, :n],
+                        labels=det.labels[b, :n]))
+    return out
+
+
 def actionformer_postprocess_batch(points: Sequence[torch.Tensor],
                                    cls_logits: Sequence[torch.Tensor],
                                    reg_offsets: Sequence[torch.Tensor],
@@ -223,26 +273,23 @@ def actionformer_postprocess_batch(points: Sequence[torch.Tensor],
         per video ``dict(segments [R, 2] seconds, scores [R], labels [R] int64)`` sorted by
         score, on the input device.
     """
-    unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG) - {'ext_score_file'}
-    if unknown:
-        raise ValueError(f'ActionFormer test_cfg: unknown keys {sorted(unknown)}; allowed '
-                         f'{sorted(DEFAULT_TEST_CFG)}')
-    cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
-    cand = select_candidates(points, cls_logits, reg_offsets, masks, cfg['pre_nms_thresh'],
-                             cfg['pre_nms_topk'], cfg['duration_thresh'])
-    if len(metas) != cand.scores.shape[0]:
-        raise ValueError(f'ActionFormer post-processing: {cand.scores.shape[0]} videos but '
-                         f'{len(metas)} metas')
-    det = batched_nms(cand, cfg['iou_threshold'], cfg['min_score'], cfg['max_seg_num'],
-                      cfg['nms_method'], cfg['multiclass_nms'], cfg['nms_sigma'],
-                      cfg['voting_thresh'])
-    seconds = grid_to_seconds(det.segs, metas)
-    out = []
-    for b in range(len(metas)):
-        n = int(det.counts[b])
-        out.append(dict(segments=seconds[b, :n], scores=det.scores[b, :n],
-                        labels=det.labels[b, :n]))
-    return out
+    cfg = _test_cfg(test_cfg)
+    return _detections(_candidates((points, cls_logits, reg_offsets, masks), cfg), metas, cfg)
+
+
+def actionformer_postprocess_videos(heads: Sequence[Sequence], metas: Sequence[Mapping],
+                                    test_cfg: Optional[Mapping] = None) -> List[Dict]:
+    """Like :func:`actionformer_postprocess_batch` for videos run separately (as the official
+    inference does, each padded to its own length): ``heads[i] = (points, cls_logits,
+    reg_offsets, masks)`` of video ``i`` (per level ``[T_l, 4]``, ``[T_l, K]`` or ``[1, T_l, K]``,
+    ...). Candidates are selected per video, then one NMS loop runs for all of them."""
+    cfg = _test_cfg(test_cfg)
+    parts = []
+    for points, logits, offsets, masks in heads:
+        parts.append(_candidates((points, [_as_batch(c, 3) for c in logits],
+                                  [_as_batch(o, 3) for o in offsets],
+                                  [_as_batch(m, 2) for m in masks]), cfg))
+    return _detections(concat_candidates(parts), metas, cfg)
 
 
 def actionformer_postprocess(points: Sequence[torch.Tensor], cls_logits: Sequence[torch.Tensor],
