@@ -253,3 +253,32 @@ def test_transform_errors_and_options():
     f, s, lab = truncate_feats(feats, np.zeros((1, 2), np.float32), np.zeros(1, np.int64), 64,
                                0.5, 2.0, None)
     assert f is feats
+
+
+def test_thumos_video_dataset_on_the_csv_layout(tmp_path):
+    """Official THUMOS CSVs + video info + two feature streams (the demo layout): one item per
+    whole video, no window keys, every GT of the video; window arguments are refused."""
+    from sola_mm.datasets.demo_data import make_thumos_demo
+    paths = make_thumos_demo(str(tmp_path), num_train=3, num_test=2, feat_dim=8, min_len=60,
+                             max_len=90)
+    common = dict(type='ThumosVideoDataset', ann_file=paths['val_annotation'],
+                  video_info_file=paths['val_info'], snippet_stride=5, feat_dim=8,
+                  streams=dict(flow=paths['features'] + '/flow', rgb=paths['features'] + '/rgb'),
+                  pipeline=[dict(type='LoadTALFeature'),
+                            dict(type='ActionFormerGrid', feat_stride=5, num_frames=0,
+                                 classes='thumos14'), pack()])
+    dataset = DATASETS.build(common)
+    assert len(dataset) == 3
+    for i in range(3):
+        info = dataset.get_data_info(i)
+        assert 'window_snippets' not in info and 'window_start_snippet' not in info
+        item = dataset[i]
+        length = np.load(paths['features'] + f'/rgb/{info["video_name"]}.npy').shape[0]
+        assert tuple(item['inputs'].shape) == (8, length)
+        gt = item['data_samples'].gt_instances
+        # offset 0 (num_frames 0): grid = seconds * fps / 5, every annotation of the video
+        seconds = np.asarray([a['segment'] for a in info['annotations']], np.float32)
+        np.testing.assert_array_equal(gt.gt_segments.numpy(), seconds * np.float32(30.0) / 5)
+        assert item['data_samples'].metainfo['duration'] == info['duration_second']
+    with pytest.raises(TypeError, match='window_size'):
+        DATASETS.build(dict(common, window_size=64))

@@ -347,3 +347,30 @@ def test_videos_of_different_lengths_in_one_nms_batch(oracle):
         actionformer_postprocess_videos(
             [head_outputs(data, cfg, 'thumos', v) for v in range(2)], [meta(cfg, 'thumos', 0)],
             tc)
+
+
+def test_thumos_labelled_detections_through_the_metric(oracle, tmp_path):
+    """Multiclass outputs with class names go through TALDetectionMetric unchanged (mode
+    'labels') and give mAP@0.3:0.7 (a GT equal to each video's best detection is found)."""
+    data, cfg = oracle
+    names = ['BaseballPitch', 'Billiards', 'CliffDiving', 'Diving']
+    tc = official_test_cfg(cfg, 'thumos')
+    preds, database = [], {}
+    for v, vid in enumerate(cfg['thumos']['eval_video_order']):
+        out = actionformer_postprocess(*head_outputs(data, cfg, 'thumos', v),
+                                       meta(cfg, 'thumos', v), tc)
+        segs, scores = out['segments'].double().tolist(), out['scores'].double().tolist()
+        labels = out['labels'].tolist()
+        preds.append(dict(video_name=vid, proposal_list=[
+            dict(segment=s, score=c, label=names[lab]) for s, c, lab in zip(segs, scores,
+                                                                          labels)]))
+        database[vid] = dict(subset='test', annotations=[dict(segment=segs[0],
+                                                              label=names[labels[0]])] + [
+            dict(segment=[0.1, 0.2], label=n) for n in names])
+    (tmp_path / 'gt.json').write_text(json.dumps(dict(database=database)))
+    metric = TALDetectionMetric(str(tmp_path / 'gt.json'), subset='test',
+                                tiou_thresholds=[0.3, 0.4, 0.5, 0.6, 0.7])
+    metric.process({}, preds)
+    res = metric.compute_metrics(metric.results)
+    assert list(res) == ['mAP_avg', 'mAP@0.3', 'mAP@0.4', 'mAP@0.5', 'mAP@0.6', 'mAP@0.7']
+    assert all(0 < v <= 1 for v in res.values())
