@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from mmaction.registry import TRANSFORMS
-from sola_mm.evaluation.functional.classifier import THUMOS14_UCF101_CLASSES, load_class_names
+from sola_mm.evaluation.functional.classifier import resolve_class_names
 
 __all__ = ['ActionFormerGrid', 'ActionFormerTruncate', 'ACTIONFORMER_META_KEYS',
            'remove_duplicate_annotations', 'truncate_feats']
@@ -100,10 +100,7 @@ class ActionFormerGrid(BaseTransform):
                              f'{downsample_rate}')
         if force_upsampling and not max_seq_len:
             raise ValueError('ActionFormerGrid: force_upsampling needs max_seq_len')
-        if classes == 'thumos14':  # official label_id order (alphabetical = UCF101 order)
-            classes = [THUMOS14_UCF101_CLASSES[k] for k in sorted(THUMOS14_UCF101_CLASSES)]
-        self.classes = (load_class_names(classes) if isinstance(classes, str)
-                        else None if classes is None else [str(c) for c in classes])
+        self.classes = resolve_class_names(classes)
         if num_classes is None:
             if self.classes is None:
                 raise ValueError('ActionFormerGrid: give classes (names) or num_classes=1')

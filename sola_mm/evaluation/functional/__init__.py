@@ -1,7 +1,8 @@
 """Evaluation maths (no mmengine): tIoU, detection mAP, AR@AN, soft-NMS (numpy; the batched
 ActionFormer/mmcv variant and score voting in PyTorch), GT loading."""
 from .classifier import (THUMOS14_UCF101_CLASSES, VideoClassifierScores, load_class_names,  # noqa: F401
-                         load_classifier, load_cuhk_classifier, load_untrimmednet_classifier)
+                         load_classifier, load_cuhk_classifier, load_untrimmednet_classifier,
+                         resolve_class_names)
 from .detection import (ANET_TIOU_THRESHOLDS, THUMOS_TIOU_THRESHOLDS, DetectionArrays,  # noqa: F401
                         DetectionResult, UnknownLabelError, average_precision_detection,
                         detections_from_results, evaluate_detection,
