@@ -44,19 +44,28 @@ class RecordDraws:
         monkeypatch.setattr(random, 'randint', randint)
 
 
-@pytest.fixture(scope='module')
-def thumos(tmp_path_factory):
-    data, cfg = load('thumos')
-    root = tmp_path_factory.mktemp('af_thumos')
+def write_videos(name, root, entry):
+    """The fixture's feature files (videos with features) and an annotation file whose entry per
+    video is ``entry(video_json)`` (None: left out)."""
+    data, cfg = load(name)
     (root / 'features').mkdir()
     database = {}
     for v in cfg['videos_json']:
         if v['feat_len']:
             np.save(root / 'features' / f'{v["id"]}.npy',
                     data[f'data_v{cfg["batch_video_ids"].index(v["id"])}_raw_feats'])
-        database[v['id']] = dict(subset=v['subset'], fps=v['fps'], duration=v['duration'],
-                                 annotations=[dict(label=name, segment=seg)
-                                              for name, _, seg in v['annotations']])
+        anns = [dict(label=label, segment=seg) for label, _, seg in v['annotations']]
+        info = entry(v, anns)
+        if info is not None:
+            database[v['id']] = info
+    return data, cfg, database
+
+
+@pytest.fixture(scope='module')
+def thumos(tmp_path_factory):
+    root = tmp_path_factory.mktemp('af_thumos')
+    data, cfg, database = write_videos('thumos', root, lambda v, anns: dict(
+        subset=v['subset'], fps=v['fps'], duration=v['duration'], annotations=anns))
     (root / 'anno.json').write_text(json.dumps(dict(database=database)))
     names = {}
     for v in cfg['videos_json']:
@@ -85,11 +94,10 @@ def check_meta(sample, meta_row):
                                    m['feat_num_frames'], m['feat_offset']], meta_row)
 
 
-def test_thumos_training_items(thumos, monkeypatch):
-    data, cfg, root, classes = thumos
-    dataset = thumos_dataset(root, classes, cfg, train=True)
+def check_training_items(dataset, data, cfg, monkeypatch):
+    """Each batch video with its item seed: the draws, features, ground truth and meta."""
     names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
-    assert sorted(names) == sorted(cfg['batch_video_ids'])  # the test video is not in the split
+    assert sorted(names) == sorted(cfg['batch_video_ids'])
     for i, vid in enumerate(cfg['batch_video_ids']):
         rec = RecordDraws(monkeypatch)
         random.seed(cfg['data'][i]['item_seed'])
@@ -102,6 +110,12 @@ def test_thumos_training_items(thumos, monkeypatch):
         np.testing.assert_array_equal(gt.gt_labels.numpy(), data[f'data_v{i}_labels'])
         check_meta(item['data_samples'], data['video_meta'][i])
         assert item['data_samples'].metainfo['video_name'] == vid
+
+
+def test_thumos_training_items(thumos, monkeypatch):
+    """(The test-subset video of the json is not in the training split.)"""
+    data, cfg, root, classes = thumos
+    check_training_items(thumos_dataset(root, classes, cfg, train=True), data, cfg, monkeypatch)
 
 
 def test_thumos_eval_items_and_grid(thumos):
@@ -123,19 +137,10 @@ def test_thumos_eval_items_and_grid(thumos):
 
 @pytest.fixture(scope='module')
 def anet(tmp_path_factory):
-    data, cfg = load('anet')
     root = tmp_path_factory.mktemp('af_anet')
-    (root / 'features').mkdir()
-    database = {}
-    for v in cfg['videos_json']:
-        if not v['feat_len']:
-            continue
-        np.save(root / 'features' / f'{v["id"]}.npy',
-                data[f'data_v{cfg["batch_video_ids"].index(v["id"])}_raw_feats'])
-        database[v['id']] = dict(duration_second=v['duration'],
-                                 duration_frame=int(v['duration'] * 15),
-                                 annotations=[dict(label=name, segment=seg)
-                                              for name, _, seg in v['annotations']])
+    data, cfg, database = write_videos('anet', root, lambda v, anns: dict(
+        duration_second=v['duration'], duration_frame=int(v['duration'] * 15),
+        annotations=anns) if v['feat_len'] else None)
     (root / 'anno.json').write_text(json.dumps(database))
     return data, cfg, root
 
@@ -161,18 +166,7 @@ def anet_dataset(root, cfg, train):
 
 def test_anet_training_items(anet, monkeypatch):
     data, cfg, root = anet
-    dataset = anet_dataset(root, cfg, train=True)
-    names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
-    for i, vid in enumerate(cfg['batch_video_ids']):
-        rec = RecordDraws(monkeypatch)
-        random.seed(cfg['data'][i]['item_seed'])
-        item = dataset[names.index(vid)]
-        np.testing.assert_array_equal(np.asarray(rec.calls), data[f'data_v{i}_randint'])
-        np.testing.assert_array_equal(item['inputs'].numpy(), data[f'data_v{i}_feats'])
-        gt = item['data_samples'].gt_instances
-        np.testing.assert_array_equal(gt.gt_segments.numpy(), data[f'data_v{i}_segments'])
-        np.testing.assert_array_equal(gt.gt_labels.numpy(), data[f'data_v{i}_labels'])
-        check_meta(item['data_samples'], data['video_meta'][i])
+    check_training_items(anet_dataset(root, cfg, train=True), data, cfg, monkeypatch)
 
 
 def test_anet_pre_truncation_filter_resize_and_eval_grid(anet):
