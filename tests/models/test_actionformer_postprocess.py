@@ -372,3 +372,25 @@ def test_thumos_labelled_detections_through_the_metric(oracle, tmp_path):
     res = metric.compute_metrics(metric.results)
     assert list(res) == ['mAP_avg', 'mAP@0.3', 'mAP@0.4', 'mAP@0.5', 'mAP@0.6', 'mAP@0.7']
     assert all(0 < v <= 1 for v in res.values())
+
+
+def test_empty_videos_and_bad_scores(oracle):
+    """A video without candidates next to one with candidates (both NMS modes), and a clear
+    error for a non-finite score."""
+    data, cfg = oracle
+    for part in ('thumos', 'anet'):
+        tc = official_test_cfg(cfg, part)
+        pts, logits, offsets, masks = head_outputs(data, cfg, part, 0)
+        empty = [torch.zeros_like(m) for m in masks]
+        outs = actionformer_postprocess_videos(
+            [(pts, logits, offsets, empty), (pts, logits, offsets, masks)],
+            [meta(cfg, part, 0)] * 2, tc)
+        assert outs[0]['segments'].shape == (0, 2) and len(outs[0]['labels']) == 0
+        np.testing.assert_allclose(as_np(outs[1]['segments']), data[f'{part}_v0_out_segs'],
+                                   rtol=0, atol=1e-4)
+    x = torch.tensor([[0., 1., 2.]])
+    with pytest.raises(ValueError, match='row 0, entry 1.*not finite'):
+        padded_soft_nms(x, x + 1, torch.tensor([[0.5, float('nan'), 0.2]]), torch.tensor([3]))
+    inds, _, kept = padded_soft_nms(x, x + 1, torch.tensor([[0.5, float('nan'), 0.2]]),
+                                    torch.tensor([1]))  # padding may hold anything
+    assert int(kept[0]) == 1 and int(inds[0, 0]) == 0

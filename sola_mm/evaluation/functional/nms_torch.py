@@ -102,10 +102,17 @@ def padded_soft_nms(x1: torch.Tensor, x2: torch.Tensor, scores: torch.Tensor,
     neg_inf = float('-inf')
     pos = torch.arange(width, device=device)
     alive = counts.to(device=device, dtype=torch.long).clone()
+    used = pos[None, :] < alive[:, None]
+    bad = used & ~(torch.isfinite(scores) & torch.isfinite(x1) & torch.isfinite(x2))
+    if bool(bad.any()):
+        row, col = (int(v) for v in torch.nonzero(bad)[0])
+        raise ValueError(f'padded_soft_nms: row {row}, entry {col}: segment '
+                         f'[{float(x1[row, col])}, {float(x2[row, col])}] / score '
+                         f'{float(scores[row, col])} is not finite')
     # working state in the op's current arrangement, planes [x1, x2, score, area, input column];
     # selected, removed and padding slots hold score -inf (so inputs must be finite)
     state = torch.stack((x1, x2, scores, x2 - x1 + 1e-6, pos.to(dtype).expand(num_rows, width)))
-    state[2].masked_fill_(pos[None, :] >= alive[:, None], neg_inf)
+    state[2].masked_fill_(~used, neg_inf)
     rows = torch.arange(num_rows, device=device)  # original row of each working row
     r = rows
     picked_rows, picked_steps, picked = [], [], []
