@@ -95,8 +95,10 @@ def check_meta(sample, meta_row):
 
 
 def check_training_items(dataset, data, cfg, monkeypatch):
-    """Each batch video with its item seed: the draws, features, ground truth and meta."""
+    """Each batch video with its item seed: the draws, features, ground truth and meta; then
+    the padded batch."""
     names = [dataset.get_data_info(i)['video_name'] for i in range(len(dataset))]
+    items = []
     assert sorted(names) == sorted(cfg['batch_video_ids'])
     for i, vid in enumerate(cfg['batch_video_ids']):
         rec = RecordDraws(monkeypatch)
@@ -110,6 +112,25 @@ def check_training_items(dataset, data, cfg, monkeypatch):
         np.testing.assert_array_equal(gt.gt_labels.numpy(), data[f'data_v{i}_labels'])
         check_meta(item['data_samples'], data['video_meta'][i])
         assert item['data_samples'].metainfo['video_name'] == vid
+        items.append(item)
+    check_padded_batch(items, data, cfg)
+
+
+def check_padded_batch(items, data, cfg):
+    """The items through ActionFormer's own padding = the official batch ``input_*`` and GT."""
+    from sola_mm.models.localizers.actionformer import ActionFormer
+    model = ActionFormer(**cfg['official_cfg']['model'])
+    x, mask = model.preprocessing([it['inputs'].double() for it in items], training=True)
+    np.testing.assert_array_equal(x.numpy(), data['input_feats'])
+    np.testing.assert_array_equal(mask[:, 0].numpy(), data['input_mask'])
+    gts = [it['data_samples'].gt_instances for it in items]
+    np.testing.assert_array_equal(np.concatenate([g.gt_segments.numpy() for g in gts]),
+                                  data['gt_segments'])
+    np.testing.assert_array_equal(np.concatenate([g.gt_labels.numpy() for g in gts]),
+                                  data['gt_labels'])
+    np.testing.assert_array_equal(np.concatenate([np.full(len(g.gt_labels), b)
+                                                  for b, g in enumerate(gts)]),
+                                  data['gt_video_idx'])
 
 
 def test_thumos_training_items(thumos, monkeypatch):
