@@ -48,9 +48,18 @@ class NeckLocalizer(BaseModel):
     def neck_frozen(self) -> bool:
         return self.neck is not None and getattr(self.neck, 'frozen', False)
 
-    def extract_feat(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch.Tensor:
-        """Stack the per-video [C, T] inputs and run the neck."""
+    def extract_feat(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
+                     ) -> Union[torch.Tensor, List[torch.Tensor]]:
+        """Stack the per-video [C, T] inputs and run the neck. A localizer that declares
+        ``variable_length = True`` (ActionFormer) gets the list back un-stacked, the neck applied
+        to each video alone."""
+        if getattr(self.localizer, 'variable_length', False) and \
+                not isinstance(inputs, torch.Tensor):
+            return [self._neck(x[None])[0] for x in inputs]
         x = inputs if isinstance(inputs, torch.Tensor) else torch.stack(list(inputs))
+        return self._neck(x)
+
+    def _neck(self, x: torch.Tensor) -> torch.Tensor:
         if self.neck is None:
             return x
         if self.neck_frozen:
@@ -60,6 +69,8 @@ class NeckLocalizer(BaseModel):
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor', **kwargs):
         feats = self.extract_feat(inputs)
+        if isinstance(feats, list):  # variable-length localizer: it pads and batches itself
+            return self.localizer(feats, data_samples, mode=mode, **kwargs)
         if mode == 'predict' and not self.batched_predict and feats.shape[0] > 1:
             outputs: List = []
             for i in range(feats.shape[0]):

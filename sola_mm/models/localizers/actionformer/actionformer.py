@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from mmaction.registry import MODELS
+from sola_mm.evaluation.functional.classifier import THUMOS14_UCF101_CLASSES, load_class_names
 from .backbone import ConvTransformerBackbone
 from .heads import ClsHead, IdentityNeck, RegHead
 from .labels import assign_labels, make_points
@@ -58,6 +59,16 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor],
     return out
 
 
+def _class_names(spec: Union[None, str, Sequence[str]]) -> Optional[List[str]]:
+    if spec is None:
+        return None
+    if spec == 'thumos14':
+        return [THUMOS14_UCF101_CLASSES[k] for k in sorted(THUMOS14_UCF101_CLASSES)]
+    if isinstance(spec, str):
+        return load_class_names(spec)
+    return [str(c) for c in spec]
+
+
 @MODELS.register_module()
 class ActionFormer(BaseModel):
     """ActionFormer localizer: ``forward(inputs, data_samples, mode)``.
@@ -81,8 +92,10 @@ class ActionFormer(BaseModel):
         backbone_type / fpn_type / fpn_start_level / use_rel_pe: only the values of the official
             THUMOS / ANet configs (``convTransformer``, ``identity``, 0, False) are implemented.
         train_cfg, test_cfg: official keys; missing ones take the official defaults.
-        class_names: names of the classes (predictions then carry names, which the metric maps
-            to the ground truth); None: integer labels. ``num_classes == 1`` (ANet) predicts no
+        class_names: names of the classes in label order (a list, a file of names, or
+            ``'thumos14'``: the official THUMOS label_id order, as ``ActionFormerGrid``);
+            predictions then carry names, which the metric matches with the ground truth;
+            None: integer labels. ``num_classes == 1`` (ANet) predicts no
             label: the metric fuses with a video classifier.
     """
 
@@ -117,7 +130,7 @@ class ActionFormer(BaseModel):
                  use_rel_pe: bool = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 class_names: Optional[Sequence[str]] = None,
+                 class_names: Union[None, str, Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -158,7 +171,7 @@ class ActionFormer(BaseModel):
         self.max_buffer_len = int(max_seq_len * max_buffer_len_factor)
         self.mha_win_size = windows
         self.regression_range = [tuple(float(v) for v in r) for r in regression_range]
-        self.class_names = list(class_names) if class_names is not None else None
+        self.class_names = _class_names(class_names)
         if self.class_names is not None and len(self.class_names) != num_classes:
             raise ValueError(f'ActionFormer: {len(self.class_names)} class_names for '
                              f'{num_classes} classes')
