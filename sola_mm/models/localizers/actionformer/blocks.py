@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ['MaskedConv1D', 'ChannelLayerNorm', 'Scale', 'AffineDropPath', 'drop_path',
-           'sinusoid_encoding', 'downsample_mask']
+__all__ = ['MaskedConv1D', 'PointwiseConv1d', 'ChannelLayerNorm', 'Scale', 'AffineDropPath',
+           'drop_path', 'sinusoid_encoding', 'downsample_mask']
 
 
 def downsample_mask(mask: torch.Tensor, length: int) -> torch.Tensor:
@@ -51,6 +51,25 @@ class MaskedConv1D(nn.Module):
         out = self.conv(x)
         out_mask = downsample_mask(mask, out.shape[-1])
         return out * out_mask.to(out.dtype), out_mask
+
+
+class PointwiseConv1d(nn.Conv1d):
+    """1x1 ``Conv1d`` (same parameters and result). On CPU with one thread and a batch below 16,
+    ATen runs 1x1 convolutions through its slow im2col path; a batched matmul is ~25 % faster
+    there (tools/benchmark_actionformer.py, THUMOS shape), so this module uses it in that case and
+    ``conv1d`` everywhere else."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != 'cpu' or x.shape[0] >= 16 or torch.get_num_threads() > 1 or \
+                torch.is_autocast_enabled('cpu'):
+            return super().forward(x)
+        weight = self.weight[:, :, 0].expand(x.shape[0], -1, -1)
+        if self.bias is None:
+            return torch.bmm(weight, x)
+        return torch.baddbmm(self.bias[None, :, None], weight, x)
 
 
 class _ChannelLayerNormFn(torch.autograd.Function):
