@@ -96,7 +96,7 @@ def padded_soft_nms(x1: torch.Tensor, x2: torch.Tensor, scores: torch.Tensor,
         return out_inds, out_dets, torch.zeros(num_rows, dtype=torch.long, device=device)
     # the op's C floats: 1-element tensors (not Python scalars, which some CUDA kernels turn
     # into a multiplication by the reciprocal)
-    sigma_t = torch.tensor([sigma], dtype=dtype, device=device)
+    neg_sigma_t = torch.tensor([-sigma], dtype=dtype, device=device)
     min_t = torch.tensor([min_score], dtype=dtype, device=device)
     thr_t = torch.tensor([iou_threshold], dtype=dtype, device=device)
     neg_inf = float('-inf')
@@ -141,25 +141,26 @@ def padded_soft_nms(x1: torch.Tensor, x2: torch.Tensor, scores: torch.Tensor,
         # decay (or suppress) every remaining entry
         x1_, x2_, _, area, _ = state
         ix1, ix2, _, iarea, _ = chosen[:, :, None]
-        inter = (torch.minimum(ix2, x2_) - torch.maximum(ix1, x1_)).clamp_min(0)
-        ovr = inter / (iarea + area - inter)
+        inter = torch.minimum(ix2, x2_).sub_(torch.maximum(ix1, x1_)).clamp_(min=0)
+        ovr = inter.div_((iarea + area).sub_(inter))  # inter / (len_i + len_j - inter)
         if method == 'hard':
             kept = (sc > neg_inf) & (ovr < thr_t)
         else:
-            if method == 'gaussian':
-                weight = torch.exp(-(ovr * ovr) / sigma_t)
-            elif method == 'linear':
-                weight = torch.where(ovr >= thr_t, 1 - ovr, torch.ones_like(ovr))
+            if method == 'gaussian':  # -(ovr * ovr) / sigma == (ovr * ovr) / -sigma exactly
+                sc.mul_(ovr.mul_(ovr).div_(neg_sigma_t).exp_())
+                sc.nan_to_num_(nan=neg_inf, neginf=neg_inf)  # -inf * 0 (underflow): -inf
             else:
-                weight = (ovr < thr_t).to(dtype)
-            # -inf slots stay -inf (a zero weight would make them NaN)
-            sc.copy_(torch.where(sc > neg_inf, sc * weight, sc))
+                if method == 'linear':
+                    weight = torch.where(ovr >= thr_t, 1 - ovr, torch.ones_like(ovr))
+                else:
+                    weight = (ovr < thr_t).to(dtype)
+                sc.copy_(torch.where(sc > neg_inf, sc * weight, sc))
             kept = sc >= min_t
         # removal = swap with the last entry, scanning left to right: kept entries left of the
         # new end stay, the holes there take the kept entries right of it, rightmost first
         new_alive = i + 1 + kept.sum(1)
-        tail = pos[None, :] >= new_alive[:, None]
-        holes = ~kept & ~tail & (pos > i)[None, :]
+        tail = pos >= new_alive[:, None]
+        holes = (kept | tail).logical_not_() & (pos > i)
         if bool(holes.any()):
             hole_row, hole_col = torch.nonzero(holes, as_tuple=True)  # ascending per row
             donor_row, donor_col = torch.nonzero((kept & tail).flip(1), as_tuple=True)
