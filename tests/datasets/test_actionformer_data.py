@@ -214,6 +214,18 @@ def test_anet_pre_truncation_filter_resize_and_eval_grid(anet):
         assert out['feat_offset'] == 0.5
         out = eval_grid(dict(sample))
         np.testing.assert_array_equal(out['gt_segments'], data[f'data_v{i}_seg_grid_all'])
+        # resize_features=False (SoLa before the resize): native features, the same GT and meta;
+        # resizing them later as the official dataset does gives its features
+        lazy = ActionFormerGrid(outside_trunc_thresh=0.5, resize_features=False, **kw)(
+            dict(sample))
+        np.testing.assert_array_equal(lazy['raw_feature'], data[f'data_v{i}_raw_feats'].T)
+        np.testing.assert_array_equal(lazy['gt_segments'],
+                                      data[f'data_v{i}_seg_grid_pre_trunc'])
+        assert lazy['feat_stride'] == data['video_meta'][i][2]
+        resized = torch.nn.functional.interpolate(torch.from_numpy(lazy['raw_feature'])[None],
+                                                  size=ds['max_seq_len'], mode='linear',
+                                                  align_corners=False)[0]
+        np.testing.assert_array_equal(resized.numpy(), data[f'data_v{i}_feats_pre_trunc'])
     # anetC has L == max_seq_len: features untouched, feat_stride still recomputed
     np.testing.assert_array_equal(data['data_v2_feats_pre_trunc'], data['data_v2_raw_feats'].T)
 

@@ -88,13 +88,17 @@ class ActionFormerGrid(BaseTransform):
             ``vid_len = T + offset`` is dropped, and so is ground truth with less than this
             fraction inside ``[.., vid_len]``; ends are clamped to ``vid_len`` (official 0.5).
         missing_duration: ``duration`` when the sample has none (official THUMOS: 1e8).
+        resize_features: with ``force_upsampling``, False leaves ``raw_feature`` at its native
+            length while everything else (geometry, ground truth, filters) is computed for the
+            ``max_seq_len`` grid: for SoLa on the native video, the model resizes (and crops)
+            after the neck.
     """
 
     def __init__(self, feat_stride: float, num_frames: float, default_fps: Optional[float] = None,
                  downsample_rate: int = 1, max_seq_len: Optional[int] = None,
                  force_upsampling: bool = False, classes=None, num_classes: Optional[int] = None,
                  remove_duplicates: bool = False, outside_trunc_thresh: Optional[float] = None,
-                 missing_duration: float = 1e8) -> None:
+                 missing_duration: float = 1e8, resize_features: bool = True) -> None:
         if int(downsample_rate) < 1:
             raise ValueError(f'ActionFormerGrid: downsample_rate must be >= 1, got '
                              f'{downsample_rate}')
@@ -120,6 +124,7 @@ class ActionFormerGrid(BaseTransform):
         self.remove_duplicates = remove_duplicates
         self.outside_trunc_thresh = outside_trunc_thresh
         self.missing_duration = missing_duration
+        self.resize_features = resize_features
 
     def _labels(self, annotations: Sequence[dict], video: str) -> np.ndarray:
         if self.num_classes == 1:
@@ -147,7 +152,7 @@ class ActionFormerGrid(BaseTransform):
                 raise ValueError(f'ActionFormerGrid: video {_video(results)}: fixed-length '
                                  f'features have {length} > max_seq_len {self.max_seq_len}')
             stride = self._duration(results) * fps / seq_len
-        if self.force_upsampling and length != self.max_seq_len:
+        if self.force_upsampling and length != self.max_seq_len and self.resize_features:
             x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None]
             feats = F.interpolate(x, size=self.max_seq_len, mode='linear',
                                   align_corners=False)[0].numpy()
@@ -181,7 +186,8 @@ class ActionFormerGrid(BaseTransform):
         segments = seconds * fps / stride - offset
         labels = self._labels(annotations, video)
         if self.outside_trunc_thresh is not None:
-            segments, labels = self._drop_outside(segments, labels, feats.shape[1] + offset)
+            grid_len = self.max_seq_len if self.force_upsampling else feats.shape[1]
+            segments, labels = self._drop_outside(segments, labels, grid_len + offset)
         results.update(raw_feature=feats, gt_segments=segments.astype(np.float32),
                        gt_labels=labels, fps=fps, duration=self._duration(results),
                        feat_stride=stride, feat_num_frames=num_frames, feat_offset=offset)
