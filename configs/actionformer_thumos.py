@@ -5,7 +5,8 @@
 # (no decay on biases, norms, scales), batch 2, gradient clip 1.0, 5 warm-up + 30 cosine epochs
 # stepped per iteration, model EMA 0.999 (evaluated); multiclass Soft-NMS sigma 0.5, top 2000
 # candidates per level, 200 per video.
-_base_ = ['_base_/datasets/thumos_i3d.py', '_base_/default_runtime.py']
+_base_ = ['_base_/datasets/thumos_i3d.py', '_base_/schedules/actionformer.py',
+          '_base_/default_runtime.py']
 model = dict(
     type='NeckLocalizer',
     localizer=dict(
@@ -26,21 +27,12 @@ warmup_epochs = 5
 max_epochs = warmup_epochs + 30
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=max_epochs,
                  val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-# official make_optimizer groups; clip_grad_norm_ with max 1.0
-optim_wrapper = dict(constructor='DecayGroupsOptimWrapperConstructor',
-                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
-                     clip_grad=dict(max_norm=1.0, norm_type=2))
-# official LinearWarmupCosineAnnealingLR, per iteration: lr_k = k lr / (W - 1) for k < W, then
-# cosine from lr down to 1e-8 at the last iteration
+optim_wrapper = dict(optimizer=dict(lr=1e-4))
 param_scheduler = [
     dict(type='ZeroStartLinearLR', begin=0, end=warmup_epochs, by_epoch=True,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', begin=warmup_epochs, end=max_epochs,
          T_max=max_epochs - warmup_epochs, eta_min=1e-8, by_epoch=True,
          convert_to_iter_based=True)]
-# official ModelEma(decay 0.999) updated after every step; validation / test use the EMA weights
-custom_hooks = [dict(type='EMAHook', momentum=0.001, update_buffers=False, priority='ABOVE_NORMAL')]
 auto_scale_lr = dict(enable=False, base_batch_size=2)
 default_hooks = dict(checkpoint=dict(interval=5, save_best=None))

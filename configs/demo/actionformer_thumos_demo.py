@@ -1,6 +1,6 @@
 # Baseline ActionFormer on the synthetic THUMOS-layout demo (python tools/make_demo_data.py
 # --layout thumos): configs/actionformer_thumos.py on the demo's whole videos (64 channels, one
-# snippet every 5 frames, so feat_stride 5 and 5-frame clips), a small model (4 levels, window 5,
+# snippet centred every 5 frames: feat_stride 5, num_frames 0, so no offset), a small model (4 levels, window 5,
 # 32-d, max_seq_len 256) and a short schedule (1 warm-up + 19 cosine epochs, lr 3e-3, EMA momentum
 # 0.05 instead of 0.001: 80 iterations are too few for a 0.999 average). The demo features
 # are read from one .npy per video, the layout of the real I3D files; make them once:
@@ -17,7 +17,7 @@ demo_feat_dim = 64
 demo_max_seq_len = 256
 demo_meta_keys = ('video_name', 'fps', 'duration', 'duration_second', 'feat_stride',
                   'feat_num_frames', 'feat_offset', 'annotations')
-demo_grid = dict(type='ActionFormerGrid', feat_stride=5, num_frames=5, classes='thumos14')
+demo_grid = dict(type='ActionFormerGrid', feat_stride=5, num_frames=0, classes='thumos14')
 demo_pack = dict(type='PackLocalizationInputs', keys=('gt_segments', 'gt_labels'),
                  meta_keys=demo_meta_keys)
 demo_data = dict(type='ThumosVideoDataset', data_prefix=dict(feature=demo_root + 'features_concat/'),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
@@ -97,6 +98,14 @@ class ActionFormer(BaseModel):
             predictions then carry names, which the metric matches with the ground truth;
             None: integer labels. ``num_classes == 1`` (ANet) predicts no
             label: the metric fuses with a video classifier.
+        resize_to, train_crop: ActivityNet's resize to a fixed length and training crop done
+            here, after a neck, instead of in the data pipeline (SoLa on the whole video before
+            any resize; ``ActionFormerGrid(resize_features=False)`` then keeps the raw length):
+            each input is resized like the official dataset (``F.interpolate``, linear,
+            ``align_corners=False``, float32, only when its length differs), then in training
+            cropped by the data side's ``truncate_feats`` (``train_crop``: ``trunc_thresh``,
+            ``crop_ratio``; the metainfo ``feat_offset`` widens the window). None: inputs come
+            resized and cropped (the official order).
     """
 
     variable_length = True
@@ -131,6 +140,8 @@ class ActionFormer(BaseModel):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  class_names: Union[None, str, Sequence[str]] = None,
+                 resize_to: Optional[int] = None,
+                 train_crop: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -176,6 +187,11 @@ class ActionFormer(BaseModel):
             raise ValueError(f'ActionFormer: {len(self.class_names)} class_names for '
                              f'{num_classes} classes')
 
+        self.resize_to = resize_to
+        self.train_crop = dict(train_crop) if train_crop else None
+        if self.train_crop is not None and resize_to is None:
+            raise ValueError('ActionFormer: train_crop needs resize_to (the crop is defined on '
+                             'the resized grid)')
         self.backbone = ConvTransformerBackbone(
             input_dim, embd_dim, n_head, embd_kernel_size, max_seq_len, backbone_arch, windows,
             scale_factor, embd_with_ln, self.train_cfg['droppath'], use_abs_pe)
@@ -316,13 +332,40 @@ class ActionFormer(BaseModel):
             raise ValueError(f'ActionFormer: mode="loss" needs one data sample per input '
                              f'({len(feats)} inputs, '
                              f'{0 if not data_samples else len(data_samples)} samples)')
-        out = self.network(*self.preprocessing(feats, training=True))
+        gts = [self.gt_of(s) for s in data_samples]
+        if self.resize_to is not None:
+            feats = [self.resize(f) for f in feats]
+        if self.train_crop is not None:
+            feats, gts = zip(*(self.crop(f, gt, s) for f, gt, s in zip(feats, gts, data_samples)))
+        out = self.network(*self.preprocessing(list(feats), training=True))
         with torch.no_grad():
-            gt_cls, gt_off = self.targets(out['points'], [self.gt_of(s) for s in data_samples])
+            gt_cls, gt_off = self.targets(out['points'], gts)
         terms = self.losses(out, gt_cls, gt_off)
         # mmengine sums the keys containing 'loss': loss_cls + loss_reg = final_loss
         reg_weighted = terms['final_loss'] - terms['cls_loss']
         return dict(loss_cls=terms['cls_loss'], loss_reg=reg_weighted)
+
+    def resize(self, feat: torch.Tensor) -> torch.Tensor:
+        """``[C, L] -> [C, resize_to]`` as the official ActivityNet dataset (float32)."""
+        if feat.shape[-1] == self.resize_to:
+            return feat
+        out = F.interpolate(feat[None].float(), size=self.resize_to, mode='linear',
+                            align_corners=False)[0]
+        return out.to(feat.dtype)
+
+    def crop(self, feat: torch.Tensor, gt: Tuple[torch.Tensor, torch.Tensor], sample
+             ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """The data side's random truncation / crop, on the resized features."""
+        from sola_mm.datasets.transforms.actionformer import truncate_feats
+        offset = float(sample.metainfo.get('feat_offset', 0.5))
+        seg, lab = gt
+        index = np.arange(feat.shape[-1])[None]
+        index, seg_out, lab_out = truncate_feats(
+            index, seg.cpu().numpy(), lab.cpu().numpy(), self.max_seq_len,
+            self.train_crop.get('trunc_thresh', 0.5), offset, self.train_crop.get('crop_ratio'))
+        start, stop = int(index[0, 0]), int(index[0, -1]) + 1
+        return feat[:, start:stop], (torch.as_tensor(seg_out).reshape(-1, 2),
+                                     torch.as_tensor(lab_out).reshape(-1).long())
 
     # ------------------------------------------------------------------ inference
     @staticmethod
@@ -348,6 +391,8 @@ class ActionFormer(BaseModel):
         results = []
         for feat, sample in zip(feats, samples):
             meta = self.video_meta(sample)
+            if self.resize_to is not None:
+                feat = self.resize(feat)
             with torch.no_grad():
                 out = self.network(*self.preprocessing([feat], training=False))
             det = actionformer_postprocess(
