@@ -383,24 +383,22 @@ class ActionFormer(BaseModel):
     def predict(self, feats: List[torch.Tensor], data_samples: Optional[list]) -> List[dict]:
         """One predict dict per video (``video_name``, ``proposal_list`` of ``{segment (s),
         score, label}``, ``fps``, ``duration_second``), each video run alone as officially."""
-        from .postprocess import actionformer_postprocess
+        from .postprocess import actionformer_postprocess_videos
         samples = data_samples if data_samples is not None else [None] * len(feats)
         if len(samples) != len(feats):
             raise ValueError(f'ActionFormer.predict: {len(feats)} inputs but {len(samples)} '
                              'data_samples')
-        results = []
+        metas, heads = [], []
         for feat, sample in zip(feats, samples):
-            meta = self.video_meta(sample)
+            metas.append(self.video_meta(sample))
             if self.resize_to is not None:
                 feat = self.resize(feat)
-            with torch.no_grad():
+            with torch.no_grad():  # each video alone, padded as the official batch-1 inference
                 out = self.network(*self.preprocessing([feat], training=False))
-            det = actionformer_postprocess(
-                out['points'], [c[0] for c in out['cls_logits']],
-                [o[0] for o in out['offsets']], [m[0] for m in out['masks']], meta,
-                self.test_cfg)
-            results.append(self.predict_dict(det, meta))
-        return results
+            heads.append((out['points'], out['cls_logits'], out['offsets'], out['masks']))
+        # one NMS loop for the whole batch
+        dets = actionformer_postprocess_videos(heads, metas, self.test_cfg)
+        return [self.predict_dict(det, meta) for det, meta in zip(dets, metas)]
 
     def predict_dict(self, det: dict, meta: dict) -> dict:
         segs = torch.as_tensor(det['segments']).detach().double().cpu().reshape(-1, 2).tolist()
