@@ -309,3 +309,28 @@ def test_thumos_video_dataset_on_the_csv_layout(tmp_path):
         assert item['data_samples'].metainfo['duration'] == info['duration_second']
     with pytest.raises(TypeError, match='window_size'):
         DATASETS.build(dict(common, window_size=64))
+
+
+def test_postprocess_fixture_video_geometry():
+    """The eval-mode datasets of af_postprocess.npz: ANet videos of 37 / 90 / 7 features resized
+    to 64 give feat_stride' 9.25 / 22.5 / 1.75 (= num_frames'); THUMOS keeps its features and
+    stride 4 / 16 frames. The meta equals what the official dataset handed to inference."""
+    data = np.load(DATA / 'af_postprocess.npz')
+    cfg = json.loads(str(data['config_json']))
+    for part in ('thumos', 'anet'):
+        ds = cfg[part]['official_cfg']['dataset']
+        grid = ActionFormerGrid(feat_stride=ds['feat_stride'], num_frames=ds['num_frames'],
+                                default_fps=ds['default_fps'], max_seq_len=ds['max_seq_len'],
+                                force_upsampling=ds['force_upsampling'], num_classes=1)
+        for i, v in enumerate(cfg[part]['videos']):
+            feats = data[f'{part}_v{i}_feats']
+            raw = feats if part == 'thumos' else np.zeros((feats.shape[0], v['raw_len']),
+                                                          np.float32)
+            out = grid(dict(video_name=v['video_id'], raw_feature=raw, fps=v['fps'],
+                            duration_second=v['duration'], annotations=[]))
+            assert out['raw_feature'].shape == feats.shape == (feats.shape[0], v['input_len'])
+            if part == 'thumos':
+                np.testing.assert_array_equal(out['raw_feature'], feats)
+            for key in ('fps', 'duration', 'feat_stride', 'feat_num_frames'):
+                assert out[key] == v[key], (part, i, key)
+            assert out['gt_segments'].shape == (0, 2)
