@@ -316,6 +316,7 @@ def test_nms_variants_and_errors(oracle):
         actionformer_postprocess(*heads, m, dict(tc, nms_method='greedy'))
     empty = actionformer_postprocess(*heads, m, dict(tc, pre_nms_thresh=1.0))
     assert empty['segments'].shape == (0, 2) and empty['labels'].shape == (0, )
+    assert len(actionformer_postprocess(*heads, m, dict(tc, pre_nms_topk=0))['scores']) == 0
 
 
 def test_nms_benchmark_runs_and_checks_outputs():

@@ -94,7 +94,7 @@ def select_candidates(points: Sequence[torch.Tensor], cls_logits: Sequence[torch
         prob = (logit.sigmoid() * mask.unsqueeze(-1)).flatten(1)
         keep = prob > pre_nms_thresh
         ranked = torch.where(keep, prob, torch.full_like(prob, float('-inf')))
-        top = min(int(pre_nms_topk), prob.shape[1])
+        top = max(0, min(int(pre_nms_topk), prob.shape[1]))
         score, idx = torch.sort(ranked, dim=1, descending=True, stable=True)
         score, idx = score[:, :top], idx[:, :top]
         in_top = torch.arange(top, device=prob.device)[None, :] < keep.sum(1, keepdim=True)
