@@ -395,3 +395,48 @@ def test_empty_videos_and_bad_scores(oracle):
     inds, _, kept = padded_soft_nms(x, x + 1, torch.tensor([[0.5, float('nan'), 0.2]]),
                                     torch.tensor([1]))  # padding may hold anything
     assert int(kept[0]) == 1 and int(inds[0, 0]) == 0
+
+
+def greedy_nms_reference(segs, scores, thr, min_score):
+    """``nms_1d_cpu`` after NMSop's ``score > min_score`` filter (float32): indices kept."""
+    idx = np.flatnonzero(scores > np.float32(min_score))
+    order = idx[np.argsort(-scores[idx], kind='stable')]
+    area = segs[:, 1] - segs[:, 0] + np.float32(1e-6)
+    keep, alive = [], np.ones(len(segs), bool)
+    for pos, i in enumerate(order):
+        if not alive[i]:
+            continue
+        keep.append(i)
+        rest = order[pos + 1:]
+        inter = np.maximum(np.float32(0), np.minimum(segs[i, 1], segs[rest, 1])
+                           - np.maximum(segs[i, 0], segs[rest, 0]))
+        alive[rest[inter / (area[i] + area[rest] - inter) >= np.float32(thr)]] = False
+    return np.asarray(keep, dtype=np.int64)
+
+
+def test_hard_nms_class_agnostic_votes_with_every_candidate(oracle):
+    """Hard NMS keeps what greedy NMS keeps after the min_score filter, and score voting still
+    uses every candidate (the official NMSop filters its own copy only)."""
+    data, cfg = oracle
+    tc = dict(official_test_cfg(cfg, 'anet'), nms_method='hard', iou_threshold=0.5,
+              min_score=0.3, voting_thresh=0.7)
+    heads = head_outputs(data, cfg, 'anet', 1)
+    cand = select_candidates(*heads, tc['pre_nms_thresh'], tc['pre_nms_topk'],
+                             tc['duration_thresh'])
+    segs, scores, _ = (as_np(t) for t in cand.video(0))
+    assert (scores <= 0.3).any()  # the filter matters here
+    keep = greedy_nms_reference(segs, scores, 0.5, 0.3)[:tc['max_seg_num']]
+    det = batched_nms(cand, 0.5, 0.3, tc['max_seg_num'], 'hard', False, tc['nms_sigma'],
+                      tc['voting_thresh'])
+    n = int(det.counts[0])
+    assert n == len(keep)
+    np.testing.assert_array_equal(as_np(det.scores[0, :n]), scores[keep])
+    voted = score_voting(torch.from_numpy(segs[keep])[None], torch.from_numpy(segs)[None],
+                         torch.from_numpy(scores)[None], torch.tensor([len(scores)]),
+                         tc['voting_thresh'])[0]
+    np.testing.assert_allclose(as_np(det.segs[0, :n]), as_np(voted), rtol=0, atol=1e-6)
+    above = scores > 0.3  # voting with the filtered candidates only would move the segments
+    filtered = score_voting(torch.from_numpy(segs[keep])[None], torch.from_numpy(segs[above])[None],
+                            torch.from_numpy(scores[above])[None], torch.tensor([above.sum()]),
+                            tc['voting_thresh'])[0]
+    assert np.abs(as_np(filtered) - as_np(voted)).max() > 1e-2

@@ -163,13 +163,10 @@ def batched_nms(cand: Candidates, iou_threshold: float, min_score: float, max_se
         raise ValueError(f'max_seg_num must be >= 1, got {max_seg_num}')
     num_videos = cand.scores.shape[0]
     video, segs, scores, labels = _flat(cand)
-    if nms_method == 'hard' and min_score > 0:  # official NMSop filters first
-        keep = scores > min_score
-        video, segs, scores, labels = video[keep], segs[keep], scores[keep], labels[keep]
     if multiclass:  # groups (video, class), classes ascending within a video
-        key = video * (int(labels.max()) + 1 if labels.numel() else 1) + labels
-        uniq, group = torch.unique(key, sorted=True, return_inverse=True)
         num_classes = int(labels.max()) + 1 if labels.numel() else 1
+        uniq, group = torch.unique(video * num_classes + labels, sorted=True,
+                                   return_inverse=True)
         group_video = torch.div(uniq, num_classes, rounding_mode='floor')
     else:
         group, group_video = video, torch.arange(num_videos, device=video.device)
@@ -180,14 +177,19 @@ def batched_nms(cand: Candidates, iou_threshold: float, min_score: float, max_se
         empty = cand.segs[:, :0]
         return Candidates(empty, cand.scores[:, :0], cand.labels[:, :0],
                           torch.zeros_like(cand.counts), None)
+    nms_x, nms_score, nms_label, nms_count = gx, gscore, glabel, gcount
+    if nms_method == 'hard' and min_score > 0:  # the official NMSop filters first ...
+        keep = scores > min_score
+        (nms_x, nms_score, nms_label), nms_count, _ = group_pad(
+            [segs[keep], scores[keep], labels[keep]], group[keep], num_groups, (0., 0., -1))
     inds, dets, nkept = padded_soft_nms(
-        gx[..., 0], gx[..., 1], gscore, gcount, sigma=sigma, min_score=min_score,
+        nms_x[..., 0], nms_x[..., 1], nms_score, nms_count, sigma=sigma, min_score=min_score,
         iou_threshold=iou_threshold, method='gaussian' if nms_method == 'soft' else 'hard',
         max_keep=max_seg_num)
     kept_segs = dets[..., :2]
-    if not multiclass and voting_thresh > 0:
+    if not multiclass and voting_thresh > 0:  # ... but votes with every candidate
         kept_segs = score_voting(kept_segs, gx, gscore, gcount, voting_thresh)
-    kept_labels = glabel.gather(1, inds.clamp(min=0))
+    kept_labels = nms_label.gather(1, inds.clamp(min=0))
     # per video: groups in order (classes ascending), then a stable sort by score and the cap
     k = inds.shape[1]
     valid = torch.arange(k, device=inds.device)[None, :] < nkept[:, None]
