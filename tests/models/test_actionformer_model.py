@@ -8,7 +8,6 @@ from mmengine.structures import InstanceData
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from sola_mm.models.localizers.actionformer import ActionFormer, convert_official_state_dict
-from sola_mm.models.localizers.actionformer.blocks import PointwiseConv1d
 
 TINY = dict(type='ActionFormer', input_dim=8, num_classes=3, max_seq_len=64,
             backbone_arch=(2, 2, 3), n_mha_win_size=5, embd_dim=16, fpn_dim=16, head_dim=16,
@@ -110,19 +109,6 @@ def test_official_checkpoint_layout_loads():
     torch.testing.assert_close(dst.reg_head.scale[0].scale, src.reg_head.scale[0].scale + 1)
     wrapped = convert_official_state_dict(ckpt, prefix='localizer.')
     assert all(k.startswith('localizer.') for k in wrapped)
-
-
-def test_pointwise_conv_equals_conv1d_on_both_paths():
-    conv = PointwiseConv1d(6, 10).double()
-    x = torch.randn(3, 6, 17, dtype=torch.float64)
-    ref = torch.nn.functional.conv1d(x, conv.weight, conv.bias)
-    threads = torch.get_num_threads()
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
-            torch.testing.assert_close(conv(x), ref, rtol=0, atol=1e-13)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_bad_inputs_name_the_video_and_field():

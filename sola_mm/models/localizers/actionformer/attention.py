@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ChannelLayerNorm, MaskedConv1D, PointwiseConv1d
+from .blocks import ChannelLayerNorm, MaskedConv1D
 
 __all__ = ['MaskedConvAttention']
 
@@ -71,8 +71,8 @@ class MaskedConvAttention(nn.Module):
             setattr(self, f'{name}_conv', MaskedConv1D(channels, channels, kernel, stride=stride,
                                                        groups=channels, bias=False))
             setattr(self, f'{name}_norm', ChannelLayerNorm(channels))
-            setattr(self, name, PointwiseConv1d(channels, channels))
-        self.proj = PointwiseConv1d(channels, channels)
+            setattr(self, name, nn.Conv1d(channels, channels, 1))
+        self.proj = nn.Conv1d(channels, channels, 1)
         for conv in (self.query, self.key, self.value, self.proj):
             nn.init.zeros_(conv.bias)
         self.record_probs = False  # tests: keep the last probabilities in ``last_probs``

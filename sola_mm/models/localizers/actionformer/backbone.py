@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MaskedConvAttention
-from .blocks import (AffineDropPath, ChannelLayerNorm, MaskedConv1D, PointwiseConv1d,
-                     sinusoid_encoding)
+from .blocks import AffineDropPath, ChannelLayerNorm, MaskedConv1D, sinusoid_encoding
 
 __all__ = ['TransformerBlock', 'ConvTransformerBackbone']
 
@@ -36,8 +35,8 @@ class TransformerBlock(nn.Module):
         self.stride = stride
         hidden = mlp_ratio * channels
         # indices 0 and 3 as the official Sequential(conv, GELU, dropout, conv, dropout)
-        self.mlp = nn.Sequential(PointwiseConv1d(channels, hidden), nn.GELU(), nn.Identity(),
-                                 PointwiseConv1d(hidden, channels))
+        self.mlp = nn.Sequential(nn.Conv1d(channels, hidden, 1), nn.GELU(), nn.Identity(),
+                                 nn.Conv1d(hidden, channels, 1))
         for conv in (self.mlp[0], self.mlp[3]):
             nn.init.zeros_(conv.bias)
         if drop_path > 0:

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ['MaskedConv1D', 'PointwiseConv1d', 'ChannelLayerNorm', 'Scale', 'AffineDropPath',
-           'drop_path', 'sinusoid_encoding', 'downsample_mask']
+__all__ = ['MaskedConv1D', 'ChannelLayerNorm', 'Scale', 'AffineDropPath', 'sinusoid_encoding',
+           'downsample_mask']
 
 
 def downsample_mask(mask: torch.Tensor, length: int) -> torch.Tensor:
@@ -53,25 +53,6 @@ class MaskedConv1D(nn.Module):
         return out * out_mask.to(out.dtype), out_mask
 
 
-class PointwiseConv1d(nn.Conv1d):
-    """1x1 ``Conv1d`` (same parameters and result). On CPU with one thread and a batch below 16,
-    ATen runs 1x1 convolutions through its slow im2col path; a batched matmul is ~25 % faster
-    there (tools/benchmark_actionformer.py, THUMOS shape), so this module uses it in that case and
-    ``conv1d`` everywhere else."""
-
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, 1, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != 'cpu' or x.shape[0] >= 16 or torch.get_num_threads() > 1 or \
-                torch.is_autocast_enabled('cpu'):
-            return super().forward(x)
-        weight = self.weight[:, :, 0].expand(x.shape[0], -1, -1)
-        if self.bias is None:
-            return torch.bmm(weight, x)
-        return torch.baddbmm(self.bias[None, :, None], weight, x)
-
-
 class _ChannelLayerNormFn(torch.autograd.Function):
     """LayerNorm over dim 1 with a hand-written backward: it keeps only the normalised input and
     the inverse std for the backward pass (autograd of the plain formula keeps ~3 tensors of the
@@ -81,9 +62,9 @@ class _ChannelLayerNormFn(torch.autograd.Function):
     def forward(ctx, x, weight, bias, eps):
         dtype = x.dtype
         xf = x.float() if dtype in (torch.float16, torch.bfloat16) else x
-        centred = xf - xf.mean(dim=1, keepdim=True)
-        rstd = torch.rsqrt(centred.square().mean(dim=1, keepdim=True) + eps)
-        xhat = centred.mul_(rstd)
+        var, mean = torch.var_mean(xf, dim=1, correction=0, keepdim=True)
+        rstd = torch.rsqrt(var + eps)
+        xhat = (xf - mean).mul_(rstd)
         ctx.save_for_backward(xhat, rstd, weight)
         return torch.addcmul(bias.to(xhat.dtype), xhat, weight.to(xhat.dtype)).to(dtype)
 
@@ -127,19 +108,10 @@ class Scale(nn.Module):
         return x * self.scale
 
 
-def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
-    """Stochastic depth per sample: ``x / (1 - p) * floor(1 - p + U)``, ``U ~ torch.rand(B, 1, ..)``
-    in ``x``'s dtype (one draw per call, as the official code)."""
-    if drop_prob == 0.0 or not training:
-        return x
-    keep = 1.0 - drop_prob
-    shape = (x.shape[0], ) + (1, ) * (x.dim() - 1)
-    mask = (keep + torch.rand(shape, dtype=x.dtype, device=x.device)).floor_()
-    return x.div(keep) * mask
-
-
 class AffineDropPath(nn.Module):
-    """Per-channel ``scale`` ([1, C, 1], init 1e-4; LayerScale) followed by drop-path."""
+    """Per-channel ``scale`` ([1, C, 1], init 1e-4; LayerScale) followed by drop-path: in training
+    with probability p each sample becomes ``x / (1 - p) * floor(1 - p + U)``, ``U =
+    torch.rand(B, 1, 1)`` in ``x``'s dtype, one draw per call as the official code."""
 
     def __init__(self, num_channels: int, drop_prob: float = 0.0,
                  init_scale: float = 1e-4) -> None:
@@ -148,7 +120,12 @@ class AffineDropPath(nn.Module):
         self.drop_prob = drop_prob
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return drop_path(self.scale * x, self.drop_prob, self.training)
+        if self.drop_prob == 0.0 or not self.training:
+            return self.scale * x
+        # drop_path(scale * x) with one pass over x: x * (scale * keep_mask / (1 - p))
+        keep = 1.0 - self.drop_prob
+        mask = (keep + torch.rand((x.shape[0], 1, 1), dtype=x.dtype, device=x.device)).floor_()
+        return x * (self.scale * mask).div_(keep)
 
 
 def sinusoid_encoding(length: int, channels: int) -> torch.Tensor:
