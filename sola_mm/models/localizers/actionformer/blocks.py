@@ -50,7 +50,7 @@ class MaskedConv1D(nn.Module):
                              f'stride {self.stride}')
         out = self.conv(x)
         out_mask = downsample_mask(mask, out.shape[-1])
-        return out * out_mask.to(out.dtype), out_mask
+        return out.mul_(out_mask.to(out.dtype)), out_mask  # in place: conv keeps its input only
 
 
 class _ChannelLayerNormFn(torch.autograd.Function):
