@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from mmaction.registry import MODELS
-from sola_mm.evaluation.functional.classifier import THUMOS14_UCF101_CLASSES, load_class_names
+from sola_mm.evaluation.functional.classifier import resolve_class_names
 from .backbone import ConvTransformerBackbone
 from .heads import ClsHead, IdentityNeck, RegHead
 from .labels import assign_labels, make_points
@@ -58,16 +58,6 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor],
                 key = key[len(strip):]
         out[prefix + key] = torch.as_tensor(value)
     return out
-
-
-def _class_names(spec: Union[None, str, Sequence[str]]) -> Optional[List[str]]:
-    if spec is None:
-        return None
-    if spec == 'thumos14':
-        return [THUMOS14_UCF101_CLASSES[k] for k in sorted(THUMOS14_UCF101_CLASSES)]
-    if isinstance(spec, str):
-        return load_class_names(spec)
-    return [str(c) for c in spec]
 
 
 @MODELS.register_module()
@@ -182,7 +172,7 @@ class ActionFormer(BaseModel):
         self.max_buffer_len = int(max_seq_len * max_buffer_len_factor)
         self.mha_win_size = windows
         self.regression_range = [tuple(float(v) for v in r) for r in regression_range]
-        self.class_names = _class_names(class_names)
+        self.class_names = resolve_class_names(class_names)
         if self.class_names is not None and len(self.class_names) != num_classes:
             raise ValueError(f'ActionFormer: {len(self.class_names)} class_names for '
                              f'{num_classes} classes')
