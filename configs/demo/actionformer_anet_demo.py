@@ -3,7 +3,7 @@
 # snippets at 30 fps) resized to 64, a small model (4 levels, windows 5 / global, 32-d, abs PE)
 # and a short schedule (1 warm-up + 19 cosine epochs, lr 3e-3, EMA momentum 0.05).
 #   python tools/train.py configs/demo/actionformer_anet_demo.py --work-dir work_dirs/af_anet
-_base_ = ['../actionformer_anet.py']
+_base_ = ['../actionformer_anet.py', '../_base_/schedules/actionformer_demo.py']
 demo_root = 'data/demo_anet/'
 demo_feat_dim = 128
 demo_max_seq_len = 64
@@ -34,16 +34,8 @@ model = dict(localizer=dict(
     input_dim=demo_feat_dim, max_seq_len=demo_max_seq_len, backbone_arch=(2, 2, 3),
     n_mha_win_size=[5, 5, 5, -1], embd_dim=32, fpn_dim=32, head_dim=32,
     regression_range=[(0, 4), (4, 8), (8, 16), (16, 10000)]))
-warmup_epochs = 1
-max_epochs = 20
-train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs)
-optim_wrapper = dict(optimizer=dict(lr=3e-3))
-custom_hooks = [dict(type='EMAHook', momentum=0.05, update_buffers=False, priority='ABOVE_NORMAL')]
-param_scheduler = [
-    dict(type='ZeroStartLinearLR', begin=0, end=warmup_epochs, by_epoch=True,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', begin=warmup_epochs, end=max_epochs,
-         T_max=max_epochs - warmup_epochs, eta_min=1e-8, by_epoch=True,
-         convert_to_iter_based=True)]
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs,
-                                                              max_keep_ckpts=1))
+train_cfg = {{_base_.demo_af_schedule.train_cfg}}
+optim_wrapper = {{_base_.demo_af_schedule.optim_wrapper}}
+custom_hooks = {{_base_.demo_af_schedule.custom_hooks}}
+param_scheduler = {{_base_.demo_af_schedule.param_scheduler}}
+default_hooks = {{_base_.demo_af_schedule.default_hooks}}

@@ -11,7 +11,7 @@
 #   python tools/convert_features.py streams data/demo_thumos/features_concat \
 #       --stream flow=data/demo_thumos/features/flow --stream rgb=data/demo_thumos/features/rgb \
 #       --videos data/demo_thumos/test_Annotation.csv
-_base_ = ['../actionformer_thumos.py']
+_base_ = ['../actionformer_thumos.py', '../_base_/schedules/actionformer_demo.py']
 demo_root = 'data/demo_thumos/'
 demo_feat_dim = 64
 demo_max_seq_len = 256
@@ -44,16 +44,8 @@ model = dict(localizer=dict(
     input_dim=demo_feat_dim, max_seq_len=demo_max_seq_len, backbone_arch=(2, 2, 3),
     n_mha_win_size=5, embd_dim=32, fpn_dim=32, head_dim=32,
     regression_range=[(0, 4), (4, 8), (8, 16), (16, 10000)]))
-warmup_epochs = 1
-max_epochs = 20
-train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs)
-optim_wrapper = dict(optimizer=dict(lr=3e-3))
-custom_hooks = [dict(type='EMAHook', momentum=0.05, update_buffers=False, priority='ABOVE_NORMAL')]
-param_scheduler = [
-    dict(type='ZeroStartLinearLR', begin=0, end=warmup_epochs, by_epoch=True,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', begin=warmup_epochs, end=max_epochs,
-         T_max=max_epochs - warmup_epochs, eta_min=1e-8, by_epoch=True,
-         convert_to_iter_based=True)]
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs,
-                                                              max_keep_ckpts=1))
+train_cfg = {{_base_.demo_af_schedule.train_cfg}}
+optim_wrapper = {{_base_.demo_af_schedule.optim_wrapper}}
+custom_hooks = {{_base_.demo_af_schedule.custom_hooks}}
+param_scheduler = {{_base_.demo_af_schedule.param_scheduler}}
+default_hooks = {{_base_.demo_af_schedule.default_hooks}}

@@ -118,3 +118,14 @@ def test_sola_actionformer_thumos_real_config_end_to_end(tmp_path):
     assert neck_keys and all(torch.equal(stage1[k], stage2[k]) for k in neck_keys)
     assert 'localizer.reg_head.scale.3.scale' in stage2
     assert float(stage2['localizer.loss_normalizer']) != 100.0  # trained: the EMA moved
+
+
+@pytest.mark.parametrize('name', ['actionformer_thumos_demo', 'sola_actionformer_thumos_demo',
+                                  'actionformer_anet_demo', 'sola_actionformer_anet_demo'])
+def test_demo_configs_build(name):
+    from mmaction.registry import MODELS
+    cfg = Config.fromfile(f'{ROOT}/configs/demo/{name}.py')
+    model = MODELS.build(cfg.model)
+    assert type(model.localizer).__name__ == 'ActionFormer'
+    assert (model.neck is not None) == name.startswith('sola_')
+    assert cfg.param_scheduler[1].end == cfg.train_cfg.max_epochs == 20
