@@ -3,7 +3,8 @@ from . import preflight, transforms  # noqa: F401  (preflight registers DataChec
 from .anet_feature_dataset import ANetFeatureDataset
 from .probe_dataset import LinearProbeDataset
 from .sm_window_dataset import SimilarityWindowDataset
+from .thumos_video_dataset import ThumosVideoDataset
 from .thumos_window_dataset import ThumosWindowDataset
 
 __all__ = ['ANetFeatureDataset', 'LinearProbeDataset', 'SimilarityWindowDataset',
-           'ThumosWindowDataset']
+           'ThumosVideoDataset', 'ThumosWindowDataset']

@@ -1,3 +1,4 @@
+from .actionformer import ActionFormerGrid, ActionFormerTruncate
 from .loading import LoadTALFeature
 
-__all__ = ['LoadTALFeature']
+__all__ = ['ActionFormerGrid', 'ActionFormerTruncate', 'LoadTALFeature']

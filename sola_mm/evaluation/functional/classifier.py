@@ -30,7 +30,7 @@ from .ground_truth import VideoIdMatcher, read_json
 
 __all__ = [
     'THUMOS14_UCF101_CLASSES', 'VideoClassifierScores', 'load_class_names', 'load_classifier',
-    'load_cuhk_classifier', 'load_untrimmednet_classifier'
+    'load_cuhk_classifier', 'load_untrimmednet_classifier', 'resolve_class_names'
 ]
 
 #: The 20 THUMOS-14 detection classes by 1-based UCF101 index (``type_idx`` of the annotations).
@@ -93,6 +93,19 @@ def load_class_names(path: str | os.PathLike) -> list[str]:
             rows = [r for r in csv.reader(f) if r]
             return [r[0] for r in rows[1:]]  # header row (``action`` in BSN's action_name.csv)
         return [line.strip() for line in f if line.strip()]
+
+
+def resolve_class_names(spec: str | os.PathLike | Sequence[str] | None) -> list[str] | None:
+    """Class names in label order from a config value: None; ``'thumos14'`` (the 20 THUMOS-14
+    detection classes in ActionFormer's ``label_id`` order, which is ascending UCF101 index, i.e.
+    alphabetical); a file (:func:`load_class_names`); or a sequence of names."""
+    if spec is None:
+        return None
+    if isinstance(spec, str) and spec == 'thumos14':
+        return [THUMOS14_UCF101_CLASSES[k] for k in sorted(THUMOS14_UCF101_CLASSES)]
+    if isinstance(spec, (str, os.PathLike)):
+        return load_class_names(spec)
+    return [str(c) for c in spec]
 
 
 def load_cuhk_classifier(path: str | os.PathLike | Mapping[str, Any],

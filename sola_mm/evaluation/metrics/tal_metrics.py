@@ -370,6 +370,8 @@ class TALDetectionMetric(_TALMetricBase):
         top_k_classes: classes per video (2 in BSN/BMN/G-TAD).
         fusion_top_k: proposals per video used for fusion (ActivityNet 100, THUMOS 200).
         fusion_layout: ``'blocked'`` (ActivityNet) or ``'interleaved'`` (THUMOS G-TAD).
+        fusion_score: ``'product'`` (proposal x class score, BSN/BMN/G-TAD) or ``'sqrt'``
+            (``sqrt(class x proposal score)``, ActionFormer; with ``fusion_top_k=200``).
         classifier_tie_break: ``'first'``/``'last'``; default from the file type (CUHK first,
             UntrimmedNet last, as the official code ranks).
         thumos_rounding: round scores to 6 and segments to 1 decimal (official G-TAD THUMOS).
@@ -395,6 +397,7 @@ class TALDetectionMetric(_TALMetricBase):
                  top_k_classes: int = 2,
                  fusion_top_k: int = 100,
                  fusion_layout: str = 'blocked',
+                 fusion_score: str = 'product',
                  classifier_tie_break: Optional[str] = None,
                  thumos_rounding: bool = False,
                  no_classifier: str = 'proposal',
@@ -411,6 +414,8 @@ class TALDetectionMetric(_TALMetricBase):
         if fusion_layout not in ('blocked', 'interleaved'):
             raise ValueError(f"fusion_layout must be 'blocked' or 'interleaved', got "
                              f'{fusion_layout!r}')
+        if fusion_score not in ('product', 'sqrt'):
+            raise ValueError(f"fusion_score must be 'product' or 'sqrt', got {fusion_score!r}")
         if unknown_label not in ('raise', 'ignore'):
             raise ValueError(f"unknown_label must be 'raise' or 'ignore', got {unknown_label!r}")
         if nan_tiou not in ('match', 'no_match'):
@@ -429,6 +434,7 @@ class TALDetectionMetric(_TALMetricBase):
         self.top_k_classes = top_k_classes
         self.fusion_top_k = fusion_top_k
         self.fusion_layout = fusion_layout
+        self.fusion_score = fusion_score
         self.classifier_tie_break = classifier_tie_break
         self.thumos_rounding = thumos_rounding
         self.no_classifier = no_classifier
@@ -501,7 +507,8 @@ class TALDetectionMetric(_TALMetricBase):
             # oracle: every GT class of the video; classifier: its top-k classes
             k = len(names) if mode == 'oracle' else min(self.top_k_classes, len(cls_scores))
             det_sc, det_seg, det_cls = fuse_topk_classes(sc, seg, cls_scores, k,
-                                                         self.fusion_layout, tie)
+                                                         self.fusion_layout, tie,
+                                                         self.fusion_score)
             if self.thumos_rounding:
                 det_sc, det_seg = np.round(det_sc, 6), np.round(det_seg, 1)
             out.append((name, det_seg, det_sc, [names[i] for i in det_cls]))

@@ -145,9 +145,11 @@ def top_classes(class_scores: np.ndarray, top_k: int = 2,
 
 
 def fuse_topk_classes(scores: np.ndarray, segments: np.ndarray, class_scores: np.ndarray,
-                      top_k: int = 2, layout: str = 'blocked', tie_break: str = 'first'
-                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Give each proposal the ``top_k`` video classes, score = proposal score x class score.
+                      top_k: int = 2, layout: str = 'blocked', tie_break: str = 'first',
+                      combine: str = 'product') -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give each proposal the ``top_k`` video classes, score = proposal score x class score
+    (``combine='product'``, BSN/BMN/G-TAD) or ``sqrt(class score x proposal score)``
+    (``'sqrt'``, ActionFormer's ``postprocess_results``).
 
     ``layout='blocked'``: all proposals with class 1, then all with class 2 (ActivityNet);
     ``'interleaved'``: p0c1, p0c2, p1c1, ... (THUMOS).
@@ -157,7 +159,12 @@ def fuse_topk_classes(scores: np.ndarray, segments: np.ndarray, class_scores: np
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
     cls_idx, cls_scores = top_classes(class_scores, top_k, tie_break)
+    if combine not in ('product', 'sqrt'):
+        raise ValueError(f"fuse_topk_classes: combine must be 'product' or 'sqrt', got "
+                         f'{combine!r}')
     det_scores = scores[None, :] * cls_scores[:, None]  # [k, M]
+    if combine == 'sqrt':
+        det_scores = np.sqrt(det_scores)
     det_cls = np.broadcast_to(cls_idx[:, None], det_scores.shape)
     det_segs = np.broadcast_to(segments[None], (top_k, ) + segments.shape)
     if layout == 'interleaved':
