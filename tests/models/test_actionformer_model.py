@@ -35,6 +35,7 @@ def test_neck_localizer_passes_variable_length_videos():
     model = MODELS.build(dict(type='NeckLocalizer', localizer=TINY,
                               neck=dict(type='SoLa', in_channels=8, hidden_channels=8,
                                         frozen=True)))
+    model.neck.load_state_dict(model.neck.state_dict())  # as if stage 1 had handed them over
     feats = _videos([40, 64, 23])
     samples = [_sample(f'v{i}', [[2.0, 9.5]], [i]) for i in range(3)]
     out = model.extract_feat(feats)
