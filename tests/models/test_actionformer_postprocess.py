@@ -322,8 +322,10 @@ def test_nms_variants_and_errors(oracle):
 def test_nms_benchmark_runs_and_checks_outputs():
     """The smoke command of docs/actionformer.md, as written: the benchmark asserts identical
     outputs itself and prints the ratios."""
-    proc = run_tool(['tools/benchmark_actionformer_nms.py', '--videos', '2', '--length', '64',
-                     '--repeat', '1'])
+    from tests.docs.documented import run_documented
+    proc = run_documented('python tools/benchmark_actionformer_nms.py --videos 2 --length 64 '
+                          '--repeat 1')
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count('same outputs; speed-up') == 2, proc.stdout
 
 
