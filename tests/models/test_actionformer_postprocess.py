@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_tool
 from sola_mm.evaluation.functional import load_submission
 from sola_mm.evaluation.functional.nms_reference import softnms_reference
 from sola_mm.evaluation.functional.nms_torch import padded_soft_nms, score_voting
