@@ -5,9 +5,9 @@ MMAction2's BMN multiplies the ``[B, C, T]`` features by a dense sampling matrix
 the ActivityNet shape), materialises ``[B, C, N, D, S]`` and contracts it with a Conv3d whose
 kernel spans the N samples (``x_3d_p.0``, weight ``[H, C, N, 1, 1]``). Both steps are linear, so
 :class:`FusedBoundaryMatching` applies the Conv3d weights per sample first,
-``Z[b, (n, t), h] = sum_c W[h, c, n] x[b, c, t]`` (one ``[B * T, C] @ [C, N * H]`` matmul), then
-the sparse interpolation ``out[b, (d, s), h] = sum_(n, t) M[t, n, d, s] Z[b, (n, t), h]`` (a few
-non-zeros per row), and never builds the ``[B, C, N, D, S]`` tensor.
+``Z[b, (t, n), h] = sum_c W[h, c, n] x[b, c, t]`` (one ``[B * T, C] @ [C, N * H]`` matmul), then
+the sparse interpolation ``out[b, (d, s), h] = sum_(t, n) M[t, n, d, s] Z[b, (t, n), h]`` (about 94
+non-zeros per row at the ActivityNet shape), and never builds the ``[B, C, N, D, S]`` tensor.
 
 The sampling weights are MMAction2's (``BMN._get_interp1d_mask``) rule by rule, vectorised, in
 float64 with the same accumulation order and then rounded to float32 as MMAction2 stores them, so
@@ -73,10 +73,12 @@ def bm_sampling_entries(tscale: int, num_samples: int, num_samples_per_bin: int,
 @functools.lru_cache(maxsize=8)
 def _bm_csr(tscale: int, num_samples: int, num_samples_per_bin: int, boundary_ratio: float,
             dtype: torch.dtype, device: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    """CSR pair ``(A, A^T)``, ``A [D * S, N * T]``; cached per setting, dtype and device (a
-    module-level cache: sparse CSR tensors cannot be deep-copied, as EMA copies a model)."""
+    """CSR pair ``(A, A^T)``, ``A [(d, s), (t, n)]`` (columns snippet-major, the layout the
+    per-sample projection comes out in); cached per setting, dtype and device (a module-level
+    cache: sparse CSR tensors cannot be deep-copied, as EMA copies a model)."""
     cell, col, value = bm_sampling_entries(tscale, num_samples, num_samples_per_bin,
                                            boundary_ratio)
+    col = (col % tscale) * num_samples + col // tscale
     return _csr_pair(cell, col, value, (tscale * tscale, num_samples * tscale), dtype,
                      torch.device(device))
 
@@ -135,8 +137,7 @@ class FusedBoundaryMatching:
         per_sample = conv.weight.reshape(hidden, channels, self.num_samples)
         per_sample = per_sample.permute(1, 2, 0).reshape(channels, self.num_samples * hidden)
         z = torch.mm(x.transpose(1, 2).reshape(batch * length, channels), per_sample)
-        z = z.view(batch, length, self.num_samples, hidden).transpose(1, 2)
-        z = z.reshape(batch, self.num_samples * length, hidden)  # [B, (n, t), H]
+        z = z.view(batch, length * self.num_samples, hidden)  # [B, (t, n), H], no copy
         out = batched_sparse_matmul(self._bm_matrices(x), z)  # [B, (d, s), H]
         out = out.add_(conv.bias)  # the product's output is not saved for backward
         return out.view(batch, self.tscale, self.tscale, hidden).permute(0, 3, 1, 2)
