@@ -253,8 +253,9 @@ def _csr_pair(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: Tup
 class SGAlignMatrices:
     """Fixed Align1D matrices of SGAlign for one (T, D, bins) setting.
 
-    ``fused`` maps ``Z [(r, t), N]`` to cells ``[(d, s), N]``, r over the inner then the context
-    bins (the conv-first path). ``inner``/``context`` map features ``[t, N]`` to
+    ``fused`` maps ``Z [(t, r), N]`` to cells ``[(d, s), N]``, r over the inner then the context
+    bins (the conv-first path; snippet-major columns, the layout the per-bin projection comes out
+    in, so it needs no transposing copy). ``inner``/``context`` map features ``[t, N]`` to
     ``[(r, d, s), N]`` (the plain path). Each is a CSR pair ``(A, A^T)``.
     """
     temporal_dim: int
@@ -295,7 +296,7 @@ def sgalign_matrices(temporal_dim: int, max_duration: int, inner_bins: int, cont
         # cell = d * T + s
         cell, bin_, col, weight = align1d_samples(starts, ends, temporal_dim, bins,
                                                   sampling_ratio)
-        fused_terms.append((cell, (offset + bin_) * temporal_dim + col, weight))
+        fused_terms.append((cell, col * total_bins + offset + bin_, weight))
         plain.append(_csr_pair(bin_ * num_cells + cell, col, weight,
                                (bins * num_cells, temporal_dim), dtype, device))
     rows, cols, values = (np.concatenate(parts) for parts in zip(*fused_terms))
