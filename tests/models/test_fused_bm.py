@@ -147,3 +147,23 @@ def test_predict_unchanged_by_fusion_on_the_demo(tiny_anet):
         for p, q in zip(mine['proposal_list'], ref['proposal_list']):
             assert p['segment'] == q['segment']
             assert abs(p['score'] - q['score']) < 1e-5
+
+
+def test_bf16_autocast_runs_the_sparse_products_in_float32():
+    """MKL has no bf16 CSR kernel: under CPU autocast the fixed sparse products run in float32
+    (BMN's fused layer and G-TAD's SGAlign), the rest in bf16; gradients reach every weight."""
+    from sola_mm.models.localizers.gtad import GTAD
+    torch.manual_seed(0)
+    gtad = GTAD(feat_dim=16, temporal_dim=12, max_duration=12, h_dim_1d=16, h_dim_2d=8,
+                h_dim_3d=16, inner_bins=4, context_bins=2, gcnext_groups=4)
+    _, bmn = _pair(torch.float32)
+    for model, channels, length in ((bmn, 32, 16), (gtad, 16, 12)):
+        x = torch.randn(2, channels, length)
+        reference = model._forward(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            outputs = model._forward(x)
+        sum(o.float().sum() for o in outputs).backward()
+        for a, b in zip(reference, outputs):
+            torch.testing.assert_close(b.float(), a, rtol=0, atol=3e-2)
+        assert all(p.grad is not None and torch.isfinite(p.grad).all()
+                   for p in model.parameters() if p.requires_grad)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..ops.align1d import _csr_pair, batched_sparse_matmul
+from ..ops.align1d import _csr_pair, batched_sparse_matmul, sparse_dtype
 
 __all__ = ['bm_sampling_entries', 'bm_sample_mask', 'FusedBoundaryMatching']
 
@@ -125,7 +125,7 @@ class FusedBoundaryMatching:
 
     def _bm_matrices(self, like: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return _bm_csr(self.tscale, self.num_samples, self.num_samples_per_bin,
-                       float(self.boundary_ratio), like.dtype, str(like.device))
+                       float(self.boundary_ratio), sparse_dtype(like.dtype), str(like.device))
 
     # ------------------------------------------------------------------ forward
     def _fused_bm_conv3d(self, x: torch.Tensor) -> torch.Tensor:
