@@ -1,7 +1,7 @@
 """Benchmark a whole ``tools/test.py`` run on a generated ActivityNet-layout set, phase by phase.
 
     python tools/benchmark_test.py                                # 2,000 videos: BMN, G-TAD
-    python tools/benchmark_test.py --videos 200 --models bmn bmn_mmaction2 gtad gtad_b16
+    python tools/benchmark_test.py --videos 200 --videos-mmaction2 20 --extrapolate-to 2000
     python tools/benchmark_bmn.py --whole-test --videos 200       # the same, BMN rows only
 
 Writes ``--videos`` validation videos (400-channel ``.npy`` TSN-like features, the demo
@@ -212,6 +212,7 @@ def print_table(records: List[dict], full: int) -> None:
               ' '.join(f'{r[p]:10.1f}s' for p in PHASES) +
               f' {r["total"]:8.1f}s {extrapolate(r, full):10.0f}s'
               + ('' if r['videos'] == full else ' (extrapolated: setup once, the rest per video)'))
+    print('total@N: setup once plus the other phases per video, scaled to N videos')
     for family in ('bmn', 'gtad'):
         base = next((r for r in records if ROWS[r['name']].get('baseline')
                      and ROWS[r['name']]['family'] == family), None)
@@ -233,6 +234,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="cap the MMAction2 BMN row (seconds per video; extrapolated)")
     parser.add_argument('--models', nargs='+', default=['bmn', 'bmn_mmaction2', 'gtad',
                                                           'gtad_b16'], choices=list(ROWS))
+    parser.add_argument('--extrapolate-to', type=int, default=None,
+                        help='also give each total at this many videos (default --videos)')
     parser.add_argument('--workers', type=int, default=0, help='dataloader workers')
     parser.add_argument('--data', default='data/benchmark_test_anet',
                         help='generated data (reused when present)')
@@ -252,7 +255,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         r = records[-1]
         print(f'{name}: {r["total"]:.1f} s for {videos} videos, ' +
               ', '.join(f'{p} {r[p]:.1f} s' for p in PHASES), flush=True)
-    print_table(records, args.videos)
+    print_table(records, args.extrapolate_to or args.videos)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(records, f, indent=1)
