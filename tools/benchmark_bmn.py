@@ -176,7 +176,7 @@ def main() -> None:
     args, rest = parser.parse_known_args()
     if args.whole_test:
         from tools.benchmark_test import main as whole_test
-        whole_test(['--models', 'bmn'] + rest)
+        whole_test(['--models', 'bmn', 'bmn_mmaction2'] + rest)
         return
     if rest:
         parser.error(f'unrecognized arguments: {" ".join(rest)}')
