@@ -19,8 +19,9 @@ which is what the step itself adds. FLOPs are counted by a dispatch mode while t
 (dense ops with PyTorch's FLOP formulas, sparse products as ``2 * nnz * columns``) and divided by
 the wall time of the next step; the reference is a square float32 ``torch.mm`` timed in the same
 process (also per CPU-second of the process, which a machine shared with other jobs disturbs
-less than the wall time). On CPU the plain path needs roughly ``3 * B * C * (Ri + Rc) * D * T * 4`` bytes (about 18
-GB at the ActivityNet shape): it is skipped when the machine has less available memory.
+less than the wall time). On CPU the plain path needs roughly
+``3 * B * C * (Ri + Rc) * D * T * 4`` bytes (about 18 GB at the ActivityNet shape): it is
+skipped when the machine has less available memory.
 """
 from __future__ import annotations
 
