@@ -3,6 +3,8 @@
     python tools/benchmark_gtad.py                       # ANet (C=400, T=D=100, batch 16) and
                                                          # THUMOS (C=2048, T=256, D=64, batch 8)
     python tools/benchmark_gtad.py --shapes anet --batch 4 --paths fused plain
+    python tools/benchmark_gtad.py --shapes anet --paths fused --amp bf16
+    python tools/benchmark_gtad.py --shapes anet --paths fused --inference-batches 1 16
 
 A training step is forward, the official loss (labels from random ground truth through the model's
 own label code), backward and an Adam update, in float32. ``fused`` is G-TAD with the first head
@@ -16,8 +18,10 @@ Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA; on CPU the peak reside
 which is what the step itself adds. FLOPs are counted by a dispatch mode while the first step runs
 (dense ops with PyTorch's FLOP formulas, sparse products as ``2 * nnz * columns``) and divided by
 the wall time of the next step; the reference is a square float32 ``torch.mm`` timed in the same
-process. On CPU the plain path needs roughly ``3 * B * C * (Ri + Rc) * D * T * 4`` bytes (about 18
-GB at the ActivityNet shape): it is skipped when the machine has less available memory.
+process (also per CPU-second of the process, which a machine shared with other jobs disturbs
+less than the wall time). On CPU the plain path needs roughly
+``3 * B * C * (Ri + Rc) * D * T * 4`` bytes (about 18 GB at the ActivityNet shape): it is
+skipped when the machine has less available memory.
 """
 from __future__ import annotations
 
@@ -121,7 +125,8 @@ def child(args: argparse.Namespace) -> None:
     def step():
         np.random.seed(0)
         optim.zero_grad(set_to_none=True)
-        losses = model(x, samples, mode='loss')
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == 'bf16'):
+            losses = model(x, samples, mode='loss')
         total = sum(losses.values())
         total.backward()
         optim.step()
@@ -136,14 +141,16 @@ def child(args: argparse.Namespace) -> None:
     torch.mm(a, b)
     if device.type == 'cuda':
         torch.cuda.synchronize()
-    times = []
+    times, mm_cpu = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         torch.mm(a, b)
         if device.type == 'cuda':
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        mm_cpu.append(time.process_time() - c0)
     matmul_flops = 2 * n**3 / min(times)
+    matmul_cpu_flops = 2 * n**3 / min(mm_cpu)  # per CPU-second: steadier on a shared machine
     del a, b
 
     if device.type == 'cuda':
@@ -163,24 +170,76 @@ def child(args: argparse.Namespace) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
     grads = {n_: p.grad.detach().double().norm().item() for n_, p in model.named_parameters()
              if p.grad is not None}
-    times = []
+    times, cpu_times = [], []
     for _ in range(max(0, args.steps - 1)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
     wall = min(times) if times else first
     flops = counter.dense + counter.sparse
     print(json.dumps(dict(shape=args.shape, path=args.path, batch=batch, device=str(device),
                           threads=torch.get_num_threads(), loss=total.item(),
                           grad_norms=grads, peak_mib=peak, first_step_s=first, step_s=wall,
+                          cpu_s=min(cpu_times) if cpu_times else None, amp=args.amp,
                           flops=flops, sparse_flops=counter.sparse,
                           achieved_flops=flops / wall, matmul_flops=matmul_flops,
+                          matmul_cpu_flops=matmul_cpu_flops,
                           matmul_size=n)))
+
+
+def inference(shape_name: str, args: argparse.Namespace) -> dict:
+    """Test-time throughput of ``predict`` at each batch size, rounds interleaved; medians."""
+    import statistics
+
+    import torch
+
+    import sola_mm  # noqa: F401
+    from mmaction.structures import ActionDataSample
+    from sola_mm.models.localizers.gtad import GTAD
+    shape = {k: v for k, v in SHAPES[shape_name].items() if k != 'batch'}
+    if shape['variant'] != 'anet':
+        print(f'[{shape_name}] inference: ActivityNet variant only, skipped')
+        return {}
+    torch.manual_seed(0)
+    model = GTAD(**shape).to(args.device).eval()
+    batches = sorted(set(args.inference_batches))
+    gen = torch.Generator().manual_seed(0)
+    inputs = {b: torch.randn(b, shape['feat_dim'], shape['temporal_dim'], generator=gen)
+              .to(args.device) for b in batches}
+    samples = {}
+    for b in batches:
+        samples[b] = []
+        for i in range(b):
+            sample = ActionDataSample()
+            sample.set_metainfo(dict(video_name=f'v_{i}', duration_second=120.))
+            samples[b].append(sample)
+    wall = {b: [] for b in batches}
+    cpu = {b: [] for b in batches}
+    for b in batches:
+        model.predict(inputs[b], samples[b])  # warm-up
+    for _ in range(args.repeats):
+        for b in batches:
+            t0, c0 = time.perf_counter(), time.process_time()
+            model.predict(inputs[b], samples[b])
+            wall[b].append((time.perf_counter() - t0) / b)
+            cpu[b].append((time.process_time() - c0) / b)
+    first = batches[0]
+    out = {}
+    for b in batches:
+        w, c = statistics.median(wall[b]), statistics.median(cpu[b])
+        out[b] = dict(wall_per_video=w, cpu_per_video=c)
+        print(f'[{shape_name}] predict, batch {b:3d}: {w * 1e3:7.1f} ms/video (CPU '
+              f'{c * 1e3:7.1f} ms); throughput vs batch {first}: wall '
+              f'{statistics.median(wall[first]) / w:.2f}x, CPU '
+              f'{statistics.median(cpu[first]) / c:.2f}x (median of {args.repeats} interleaved '
+              'rounds)', flush=True)
+    return dict(shape=shape_name, inference=out)
 
 
 def run_child(shape: str, path: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, osp.abspath(__file__), '--child', '--shape', shape, '--path', path,
-           '--device', args.device, '--steps', str(args.steps)]
+           '--device', args.device, '--steps', str(args.steps), '--amp', args.amp]
     if args.batch:
         cmd += ['--batch', str(args.batch)]
     if args.matmul_size:
@@ -206,6 +265,13 @@ def main() -> None:
     parser.add_argument('--matmul-size', type=int, default=None)
     parser.add_argument('--force-plain', action='store_true',
                         help='run the plain path on CPU even if memory looks insufficient')
+    parser.add_argument('--amp', choices=['none', 'bf16'], default='none',
+                        help='bf16 autocast for the training step (the sparse products stay '
+                        'float32); FLOPs are counted the same, the % is against the fp32 matmul')
+    parser.add_argument('--inference-batches', type=int, nargs='*', default=[],
+                        help='also time predict (forward + post-processing, fused, no gradients) '
+                        'per video at these batch sizes, interleaved, in one process')
+    parser.add_argument('--repeats', type=int, default=3, help='rounds of --inference-batches')
     parser.add_argument('--json', default=None, help='also write the results to this file')
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--shape', help=argparse.SUPPRESS)
@@ -238,8 +304,11 @@ def main() -> None:
                   f"{res['flops'] / 1e9:.1f} GFLOP/step ({res['sparse_flops'] / 1e9:.1f} sparse) "
                   f"-> {res['achieved_flops'] / 1e9:.1f} GFLOP/s = "
                   f"{100 * res['achieved_flops'] / res['matmul_flops']:.1f}% of a "
-                  f"{res['matmul_size']}^2 fp32 matmul ({res['matmul_flops'] / 1e9:.1f} GFLOP/s)",
-                  flush=True)
+                  f"{res['matmul_size']}^2 fp32 matmul ({res['matmul_flops'] / 1e9:.1f} GFLOP/s)"
+                  + (f"; by CPU time: {res['cpu_s']:.2f} CPU-s, "
+                     f"{100 * res['flops'] / res['cpu_s'] / res['matmul_cpu_flops']:.1f}% of the "
+                     "matmul's FLOP per CPU-second" if res['cpu_s'] else '')
+                  + (' [bf16 autocast]' if res['amp'] == 'bf16' else ''), flush=True)
         if 'fused' in runs and 'plain' in runs:
             f, p = runs['fused'], runs['plain']
             worst = max(abs(f['grad_norms'][k] - p['grad_norms'][k]) /
@@ -249,6 +318,8 @@ def main() -> None:
                   f"loss {f['loss']:.8f} vs {p['loss']:.8f} "
                   f"(|diff| {abs(f['loss'] - p['loss']):.2e}), worst relative gradient-norm "
                   f"difference {worst:.2e}")
+    for shape in args.shapes if args.inference_batches else []:
+        results.append(inference(shape, args))
     if args.json:
         with open(args.json, 'w') as fh:
             json.dump(results, fh, indent=1)

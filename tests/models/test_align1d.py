@@ -59,8 +59,9 @@ def test_sgalign_matrices_equal_dense_align1d():
     mats = sgalign_matrices(T, D, ri, rc, dtype=torch.float64)
     inner, context = _dense_cells(T, D, ri), _dense_cells(T, D, rc)
     fused = mats.fused[0].to_dense()
-    torch.testing.assert_close(fused, torch.cat([inner, context], 1).reshape(D * T, -1),
-                               rtol=0, atol=1e-15)
+    # columns (t, r): snippet-major
+    torch.testing.assert_close(fused, torch.cat([inner, context], 1).transpose(1, 2)
+                               .reshape(D * T, -1), rtol=0, atol=1e-15)
     torch.testing.assert_close(mats.fused[1].to_dense(), fused.t(), rtol=0, atol=0)
     for mat, dense in ((mats.inner, inner), (mats.context, context)):
         torch.testing.assert_close(mat[0].to_dense(), dense.permute(1, 0, 2).reshape(-1, T),

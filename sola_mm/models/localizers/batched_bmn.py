@@ -6,7 +6,9 @@ proposals in a Python double loop over the T x T map and post-processes one vide
 the loop's order and float32 arithmetic, and post-processes them with
 :func:`sola_mm.evaluation.functional.bmn_post_processing` (batched soft-NMS): the proposal lists
 equal ``BMN.predict``'s (tests/models/test_batched_bmn.py; 25.9x on the post-processing alone,
-``tools/benchmark_eval.py``).
+``tools/benchmark_eval.py``). The network runs the fused boundary-matching layer
+(:class:`.fused_bm.FusedBoundaryMatching`, ``fused_bm=True``): MMAction2's outputs with a small
+fraction of the FLOPs and memory (``tools/benchmark_bmn.py``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from mmaction.models.localizers import BMN
 from mmaction.registry import MODELS
 
 from ...evaluation.functional.soft_nms import bmn_post_processing
+from .fused_bm import FusedBoundaryMatching
 
 
 def _boundary_bins(scores: np.ndarray, keep: int) -> np.ndarray:
@@ -47,8 +50,14 @@ def bmn_candidates(start: np.ndarray, end: np.ndarray, cls_map: np.ndarray,
 
 
 @MODELS.register_module()
-class BatchedBMN(BMN):
-    """BMN whose ``predict`` returns one ``{video_name, proposal_list}`` per sample of the batch."""
+class BatchedBMN(FusedBoundaryMatching, BMN):
+    """BMN whose ``predict`` returns one ``{video_name, proposal_list}`` per sample of the batch.
+
+    Takes BMN's arguments plus ``fused_bm`` (default True: the conv-first boundary-matching layer
+    of :mod:`.fused_bm`, same outputs; False: MMAction2's dense layer) and
+    ``sample_mask_in_state_dict`` (default False: checkpoints leave out the rebuilt 128 MB
+    ``sample_mask``; True: keep it, for loaders that need MMAction2's exact key set).
+    """
 
     batched_predict = True
 

@@ -41,7 +41,7 @@ ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 __all__ = [
     'align1d_samples', 'align1d_weights', 'align1d', 'Align1D', 'gtad_anchor_bounds',
     'SparseOperator', 'sparse_matmul', 'BatchedSparseOperator', 'batched_sparse_matmul',
-    'SGAlignMatrices', 'sgalign_matrices',
+    'SGAlignMatrices', 'sgalign_matrices', 'sparse_dtype',
     'clear_sgalign_cache'
 ]
 
@@ -174,20 +174,30 @@ def gtad_anchor_bounds(temporal_dim: int, max_duration: int,
     return starts, ends
 
 
+def _in_matrix_dtype(dense: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """The sparse kernels (MKL) have no 16-bit form: under autocast the product runs in the
+    matrix's dtype (float32) and returns float32."""
+    return dense if dense.dtype == matrix.dtype else dense.to(matrix.dtype)
+
+
 class SparseOperator(torch.autograd.Function):
     """``A @ Z`` for a fixed sparse ``A`` with a precomputed ``A^T`` for the backward pass."""
 
     @staticmethod
     def forward(ctx, dense: torch.Tensor, matrix: torch.Tensor,  # type: ignore[override]
                 matrix_t: torch.Tensor) -> torch.Tensor:
-        ctx.matrix_t = matrix_t
-        return torch.sparse.mm(matrix, dense)
+        ctx.matrix_t, ctx.dense_dtype = matrix_t, dense.dtype
+        with torch.autocast(dense.device.type, enabled=False):
+            return torch.sparse.mm(matrix, _in_matrix_dtype(dense, matrix))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        grad_dense = torch.sparse.mm(ctx.matrix_t, grad.contiguous()) \
-            if ctx.needs_input_grad[0] else None
-        return grad_dense, None, None
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        with torch.autocast(grad.device.type, enabled=False):
+            grad_dense = torch.sparse.mm(ctx.matrix_t,
+                                         _in_matrix_dtype(grad, ctx.matrix_t).contiguous())
+        return grad_dense.to(ctx.dense_dtype), None, None
 
 
 def sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor], dense: torch.Tensor) -> torch.Tensor:
@@ -206,20 +216,24 @@ class BatchedSparseOperator(torch.autograd.Function):
     @staticmethod
     def forward(ctx, dense: torch.Tensor, matrix: torch.Tensor,  # type: ignore[override]
                 matrix_t: torch.Tensor) -> torch.Tensor:
-        ctx.matrix_t = matrix_t
+        ctx.matrix_t, ctx.dense_dtype = matrix_t, dense.dtype
+        dense = _in_matrix_dtype(dense, matrix)
         out = dense.new_empty(dense.shape[0], matrix.shape[0], dense.shape[2])
-        for b in range(dense.shape[0]):
-            torch.mm(matrix, dense[b], out=out[b])
+        with torch.autocast(dense.device.type, enabled=False):
+            for b in range(dense.shape[0]):
+                torch.mm(matrix, dense[b], out=out[b])
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
             return None, None, None
+        grad = _in_matrix_dtype(grad, ctx.matrix_t)
         grad_dense = grad.new_empty(grad.shape[0], ctx.matrix_t.shape[0], grad.shape[2])
-        for b in range(grad.shape[0]):
-            torch.mm(ctx.matrix_t, grad[b].contiguous(), out=grad_dense[b])
-        return grad_dense, None, None
+        with torch.autocast(grad.device.type, enabled=False):
+            for b in range(grad.shape[0]):
+                torch.mm(ctx.matrix_t, grad[b].contiguous(), out=grad_dense[b])
+        return grad_dense.to(ctx.dense_dtype), None, None
 
 
 def batched_sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor],
@@ -230,6 +244,12 @@ def batched_sparse_matmul(matrix: Tuple[torch.Tensor, torch.Tensor],
         raise ValueError(f'batched_sparse_matmul: expected dense [B, {matrix[0].shape[1]}, N], '
                          f'got {list(dense.shape)}')
     return BatchedSparseOperator.apply(dense.contiguous(), matrix[0], matrix[1])
+
+
+def sparse_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of a fixed sparse matrix applied to ``dtype`` data: float64 stays, anything
+    else is float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _csr_pair(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: Tuple[int, int],
@@ -253,8 +273,9 @@ def _csr_pair(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: Tup
 class SGAlignMatrices:
     """Fixed Align1D matrices of SGAlign for one (T, D, bins) setting.
 
-    ``fused`` maps ``Z [(r, t), N]`` to cells ``[(d, s), N]``, r over the inner then the context
-    bins (the conv-first path). ``inner``/``context`` map features ``[t, N]`` to
+    ``fused`` maps ``Z [(t, r), N]`` to cells ``[(d, s), N]``, r over the inner then the context
+    bins (the conv-first path; snippet-major columns, the layout the per-bin projection comes out
+    in, so it needs no transposing copy). ``inner``/``context`` map features ``[t, N]`` to
     ``[(r, d, s), N]`` (the plain path). Each is a CSR pair ``(A, A^T)``.
     """
     temporal_dim: int
@@ -275,8 +296,10 @@ def sgalign_matrices(temporal_dim: int, max_duration: int, inner_bins: int, cont
                      sampling_ratio: int = 0, expand_ratio: float = 0.5,
                      dtype: torch.dtype = torch.float32,
                      device: torch.device | str = 'cpu') -> SGAlignMatrices:
-    """Cached SGAlign matrices (built once per setting, dtype and device; deterministic)."""
+    """Cached SGAlign matrices (built once per setting, dtype and device; deterministic).
+    16-bit dtypes (autocast) get float32 matrices: the sparse kernels have no 16-bit form."""
     device = torch.device(device)
+    dtype = sparse_dtype(dtype)
     key = (temporal_dim, max_duration, inner_bins, context_bins, sampling_ratio, expand_ratio,
            dtype, str(device))
     with _CACHE_LOCK:
@@ -295,7 +318,7 @@ def sgalign_matrices(temporal_dim: int, max_duration: int, inner_bins: int, cont
         # cell = d * T + s
         cell, bin_, col, weight = align1d_samples(starts, ends, temporal_dim, bins,
                                                   sampling_ratio)
-        fused_terms.append((cell, (offset + bin_) * temporal_dim + col, weight))
+        fused_terms.append((cell, col * total_bins + offset + bin_, weight))
         plain.append(_csr_pair(bin_ * num_cells + cell, col, weight,
                                (bins * num_cells, temporal_dim), dtype, device))
     rows, cols, values = (np.concatenate(parts) for parts in zip(*fused_terms))

@@ -7,7 +7,7 @@ The official output is ``[B, C * (Ri + Rc), D, T]`` with channel ``c * (Ri + Rc)
 head's first 1x1 conv (``localization.0``) reduces to ``h3d`` channels.
 
 Both steps are linear, so the fused path (:meth:`SGAlign.project`) applies the conv weights per bin
-to the ``[B, C, T]`` features first (``Z [B, Ri + Rc, T, h3d]``) and then the fixed interpolation
+to the ``[B, C, T]`` features first (``Z [B, T, Ri + Rc, h3d]``) and then the fixed interpolation
 matrix, never materialising the ``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet
 training shape in float32). The plain path (:meth:`SGAlign.features`) materialises it like the
 official code.
@@ -102,7 +102,7 @@ class SGAlign(nn.Module):
         projections ``Z[b, r, t, h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the
         GCNeXt features for inner bins, the context features for context bins) and then the fixed
         interpolation per video,
-        ``out[b, (d, s), h] = sum_(r, t) A[(d, s), (r, t)] Z[b, (r, t), h]``.
+        ``out[b, (d, s), h] = sum_(t, r) A[(d, s), (t, r)] Z[b, (t, r), h]``.
         The result is returned as a ``[B, h, D, T]`` view of ``[B, D, T, h]`` memory, the
         channels-last layout the following convs run fastest on.
         """
@@ -123,7 +123,7 @@ class SGAlign(nn.Module):
             rows = source.transpose(1, 2).reshape(batch * length, channels)
             zs.append(torch.mm(rows, w).view(batch, length, -1, hidden))
         z = torch.cat(zs, dim=2) if len(zs) > 1 else zs[0]  # [B, T, R, h]
-        z = z.transpose(1, 2).reshape(batch, self.bins * length, hidden)  # [B, (r, t), h]
+        z = z.view(batch, length * self.bins, hidden)  # [B, (t, r), h]: the matrix's columns
         out = batched_sparse_matmul(self.matrices(x).fused, z)
         if bias is not None:
             out = out.add_(bias)  # the product's output is not saved for backward
