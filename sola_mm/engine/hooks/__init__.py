@@ -1,4 +1,5 @@
 from .rng_state import RNGStateHook
 from .stage1 import SoLaStage1Hook
+from .timeline_hook import TALVisualizationHook
 
-__all__ = ['RNGStateHook', 'SoLaStage1Hook']
+__all__ = ['RNGStateHook', 'SoLaStage1Hook', 'TALVisualizationHook']
