@@ -64,6 +64,8 @@ class VideoSource:
                 self.fps = float(rate) if rate else 0.0
         except VideoError:
             raise
+        except IndexError:  # PyAVInit reads streams.video[0]
+            raise VideoError(f'{path}: the file has no video stream (no frames)') from None
         except Exception as err:  # decord / av raise their own error types
             raise VideoError(f'{path}: cannot open as a video with {backend} '
                              f'({type(err).__name__}: {str(err).strip()[:200]})') from None
