@@ -271,6 +271,9 @@ def inference_localizer(model: torch.nn.Module, inputs: Union[str, Sequence[str]
         annotations = _read_annotations(ann_file, video_info_file) if ann_file else {}
         matcher = VideoIdMatcher(list(annotations))
         width = _expected_width(cfg, model)
+        # frames per feature row when nothing else says: the window grid, or BMN's interval
+        default_stride = float(_dataset_cfg(cfg).get('snippet_stride') or getattr(
+            getattr(model, 'localizer', model), 'feature_extraction_interval', 1) or 1)
         failures: Dict[str, str] = {}
 
         def fail(path: str, msg: str) -> None:
@@ -316,9 +319,7 @@ def inference_localizer(model: torch.nn.Module, inputs: Union[str, Sequence[str]
                     extra = video_info.get(name, video_info) if isinstance(
                         next(iter(video_info.values()), None), dict) else video_info
                     base.update(extra)
-                stride = float(meta.get('snippet', {}).get('stride') or
-                               getattr(getattr(model, 'localizer', model),
-                                       'feature_extraction_interval', 1) or 1)
+                stride = float(meta.get('snippet', {}).get('stride') or default_stride)
                 timing[name] = _timing(name, length, base, stride, path)
                 if name in features:
                     raise InferenceError(f'{path}: a second input named {name!r}')
@@ -361,6 +362,8 @@ def inference_localizer(model: torch.nn.Module, inputs: Union[str, Sequence[str]
         clf = _classifier_for(metric, names, classifier, recognizer_scores)
         if clf is not None:
             metric.set_classifier(clf)
+        else:  # the config's classifier file does not cover these videos: no class source
+            metric.classifier_file = None
         metric.process(None, preds)
         videos, mode, fused = metric.detections(metric.results)
         out = []
