@@ -3,13 +3,14 @@
     python tools/extract_features.py RECOGNIZER_CONFIG CHECKPOINT INPUT --out DIR
         [--preset anet|thumos_gtad|actionformer_i3d] [--clip-len N] [--frame-interval N]
         [--stride N] [--align start|center] [--backend pyav|decord] [--batch-size 32]
-        [--format npy|h5|csv] [--class-names FILE] [--overwrite] [--device cpu]
+        [--format npy|h5|csv] [--class-names FILE] [--ann-file ANN] [--overwrite] [--device cpu]
         [--launcher none|pytorch|slurm]
 
 INPUT is a video, a folder of videos or a list file (one path per line). CHECKPOINT is a path or
 URL of the recognizer's weights (``none``: random weights, for trying the pipeline). Output, per
 video ``NAME``: ``DIR/NAME.npy`` ([T, C]), ``DIR/meta/NAME.json`` (fps, frames, snippet grid), and
-``DIR/video_info.json`` for all videos (ActivityNet annotation layout without annotations).
+``DIR/video_info.json`` for all videos (ActivityNet annotation layout: the timing of the
+features, with the annotations of ``--ann-file`` and one ``video_info_<subset>.json`` per subset).
 A finished video is skipped on a rerun; a failed one is reported and the others go on; the exit
 status is 1 when a video failed. ``--launcher pytorch`` (torchrun) gives each rank a shard.
 Two-stream (RGB + optical flow) features are out of scope: this extracts RGB features.
@@ -48,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    'a JSON list): also writes its video-level scores (video_scores.json)')
     p.add_argument('--spatial-type', choices=['avg', 'max'], default='avg')
     p.add_argument('--temporal-type', choices=['avg', 'max'], default='avg')
+    p.add_argument('--ann-file', help='annotation JSON of the videos (ActivityNet layout, '
+                   'seconds): its annotations and subsets go into video_info*.json')
     p.add_argument('--video-root', help='root of the relative paths of a list file')
     p.add_argument('--overwrite', action='store_true', help='re-extract finished videos')
     p.add_argument('--device', default='cpu')
@@ -101,7 +104,11 @@ def main(argv=None) -> int:
         failed = merged
     if rank != 0:
         return 1 if failed else 0
-    info = write_video_info(args.out, report['all_names'], class_names)
+    annotations = None
+    if args.ann_file:
+        from sola_mm.datasets.anet_feature_dataset import read_annotation_database
+        annotations = read_annotation_database(args.ann_file, '{annotations, subset}')
+    info = write_video_info(args.out, report['all_names'], class_names, annotations)
     print(f'Features: {len(report["written"])} written, {len(report["skipped"])} already there'
           + (f' (rank 0 of {world})' if world > 1 else '') + f', in {args.out}')
     if info:

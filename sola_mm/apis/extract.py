@@ -9,8 +9,9 @@
   meta file exists is finished and skipped on a rerun (``overwrite=False``);
 * at the end (rank 0), ``<out_dir>/video_info.json``: every finished video in the ActivityNet
   annotation layout (``duration_second, duration_frame, feature_frame, fps, num_frames,
-  annotations: []``), ready to be completed with annotations for training, and read by
-  ``tools/infer.py`` for the timing.
+  annotations``): the timing the features stand for, with the annotations (and ``subset``) of
+  an annotation file when one is given (then also ``video_info_<subset>.json`` per subset:
+  training / validation annotation files whose ``feature_frame`` matches the features).
 
 A video that fails (unreadable, no frames, shorter than one snippet, ...) is reported with its
 path and the reason, the run goes on, and the summary lists every failure. Under a distributed
@@ -203,23 +204,40 @@ def extract_features(extractor: FeatureExtractor, inputs: Union[str, Sequence[st
 
 
 def write_video_info(out_dir: str, names: Sequence[str],
-                     class_names: Optional[Sequence[str]] = None) -> Optional[str]:
-    """``video_info.json`` (ActivityNet layout, no annotations) for every finished video of
-    ``names``; with class scores in the meta files also ``video_scores.json`` (CUHK layout:
+                     class_names: Optional[Sequence[str]] = None,
+                     annotations: Optional[Dict[str, dict]] = None) -> Optional[str]:
+    """``video_info.json`` (ActivityNet layout) for every finished video of ``names``: the
+    timing measured by the extractor, and ``annotations`` / ``subset`` copied from
+    ``annotations`` (an annotation database, ``v_`` prefixes matched) when given, in which case
+    each subset also gets ``video_info_<subset>.json`` (the train / val annotation files of a
+    config). With class scores in the meta files also ``video_scores.json`` (CUHK layout:
     ``{"results": {video: scores}, "class": names}``). Returns the info path (None: no video)."""
-    database, scores = {}, {}
+    from ..evaluation.functional.ground_truth import VideoIdMatcher
+    keys = list(annotations or {})
+    matcher = VideoIdMatcher(keys)
+    database, scores, subsets = {}, {}, {}
     for name in names:
         path = meta_path(out_dir, name)
         if not os.path.isfile(path):
             continue
         with open(path, encoding='utf-8') as f:
             meta = json.load(f)
-        database[name] = _annotation_entry(meta)
+        entry = _annotation_entry(meta)
+        idx = matcher.find(name) if annotations else None
+        if idx is not None:
+            given = annotations[keys[idx]]
+            entry['annotations'] = list(given.get('annotations') or [])
+            if given.get('subset'):
+                entry['subset'] = given['subset']
+                subsets.setdefault(given['subset'], {})[name] = entry
+        database[name] = entry
         if 'class_scores' in meta:
             scores[name] = meta['class_scores']
     if not database:
         return None
     info = atomic_write_json(os.path.join(out_dir, 'video_info.json'), database)
+    for subset, part in subsets.items():
+        atomic_write_json(os.path.join(out_dir, f'video_info_{subset}.json'), part)
     if scores and class_names is not None:
         atomic_write_json(os.path.join(out_dir, 'video_scores.json'),
                           dict(results=scores, **{'class': list(class_names)}))

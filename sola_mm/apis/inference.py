@@ -40,6 +40,7 @@ __all__ = ['init_localizer', 'inference_localizer', 'build_extractor', 'collect_
            'InferenceError', 'UNLABELLED']
 
 UNLABELLED = 'action'
+_TIMING = ('duration_second', 'duration_frame', 'feature_frame', 'fps', 'num_frames')
 _TAL_DATASETS = ('ANetFeatureDataset', 'ThumosWindowDataset')
 
 
@@ -309,12 +310,15 @@ def inference_localizer(model: torch.nn.Module, inputs: Union[str, Sequence[str]
                               else 'the file')
                     raise FeatureError(f'{path}: features of {channels} channels from {source}, '
                                        f'but the model of {where_cfg} takes {width}')
-                base = dict(meta)
-                if fps is not None:
-                    base.setdefault('fps', fps)
+                # timing: the extractor's (what the features stand for) over the annotation
+                # file's; ground truth: the annotation file's
+                base = {}
                 idx = matcher.find(name)
                 if idx is not None:
                     base.update(annotations[list(annotations)[idx]])
+                base.update({k: v for k, v in meta.items() if k in _TIMING})
+                if fps is not None:
+                    base.setdefault('fps', fps)
                 if video_info:
                     extra = video_info.get(name, video_info) if isinstance(
                         next(iter(video_info.values()), None), dict) else video_info

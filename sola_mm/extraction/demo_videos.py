@@ -69,8 +69,9 @@ def write_video(path: str, num_frames: int, fps: float, actions: List[dict],
 def make_video_demo(out_dir: str, num_train: int = 8, num_val: int = 2, fps: float = 25.0,
                     min_seconds: float = 8.0, max_seconds: float = 12.0, size=(64, 48),
                     seed: int = 0, classes: Optional[List[str]] = None) -> Dict[str, str]:
-    """``out_dir/videos/*.mp4`` and ``out_dir/annotations.json`` (train and val subsets, two or
-    three actions per video); returns the paths."""
+    """``out_dir/videos/*.mp4``, ``out_dir/annotations.json`` (train and val subsets, two or
+    three actions per video; also split into ``anno_train.json`` / ``anno_val.json``) and
+    ``classes.txt`` (the class names, one per line); returns the paths."""
     rng = np.random.default_rng(seed)
     classes = list(classes or DEMO_CLASSES)
     video_dir = os.path.join(out_dir, 'videos')
@@ -97,8 +98,11 @@ def make_video_demo(out_dir: str, num_train: int = 8, num_val: int = 2, fps: flo
                               subset='training' if k < num_train else 'validation',
                               annotations=actions)
     ann = atomic_write_json(os.path.join(out_dir, 'annotations.json'), database)
+    names = os.path.join(out_dir, 'classes.txt')
+    with open(names, 'w', encoding='utf-8') as f:
+        f.write(''.join(c + '\n' for c in classes))
     train = {k: v for k, v in database.items() if v['subset'] == 'training'}
     val = {k: v for k, v in database.items() if v['subset'] == 'validation'}
-    return dict(videos=video_dir, annotations=ann,
+    return dict(videos=video_dir, annotations=ann, classes=names,
                 train=atomic_write_json(os.path.join(out_dir, 'anno_train.json'), train),
                 val=atomic_write_json(os.path.join(out_dir, 'anno_val.json'), val))

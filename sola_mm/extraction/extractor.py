@@ -89,7 +89,8 @@ class FeatureExtractor:
 
     Args:
         config: MMAction2 recognizer config (path or Config).
-        checkpoint: its weights, a path or URL (None: random initialisation, for tests).
+        checkpoint: its weights, a path or URL (None: random initialisation with seed 0, for
+            tests and demos).
         snippet: the sampling grid (:mod:`.snippets`).
         backend: ``'pyav'`` or ``'decord'`` (:mod:`.video_reader`).
         batch_size: snippets per backbone call.
@@ -132,7 +133,11 @@ class FeatureExtractor:
                 backbone['pretrained2d'] = False
         if not with_scores:
             model_cfg.pop('cls_head', None)
-        self.model = MODELS.build(model_cfg)
+        # without a checkpoint the weights are a seeded random initialisation, so that the
+        # features of two runs (extraction, then inference) come from the same network
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.model = MODELS.build(model_cfg)
         if checkpoint:
             self._load(checkpoint)
         self.model.to(self.device).eval()

@@ -9,7 +9,7 @@ import os.path as osp
 import numpy as np
 import torch
 from mmengine.config import Config
-from tools_test_utils import FEAT_DIM, ROOT, data_options
+from tools_test_utils import ROOT, data_options
 
 import sola_mm  # noqa: F401
 from sola_mm.apis import init_localizer
