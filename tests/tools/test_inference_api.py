@@ -80,3 +80,23 @@ def test_video_input_without_extractor_names_the_config(tmp_path):
     with pytest.raises(InferenceError, match=r'gtad_demo.py: a video input needs a feature '
                                              r'extractor, and this config has no `extractor`'):
         inference_localizer(model, str(video))
+
+
+def test_labels_of_a_head_with_classes_are_kept(tmp_path):
+    """A head whose predict labels its proposals (e.g. ActionFormer) keeps its own labels: the
+    metric's 'labels' mode, no classifier involved."""
+    model = _model('gtad_demo.py')
+    forward = model.localizer.forward
+
+    def labelled(inputs, data_samples=None, mode='tensor', **kwargs):
+        out = forward(inputs, data_samples, mode=mode, **kwargs)
+        if mode == 'predict':
+            for pred in out:
+                for k, p in enumerate(pred['proposal_list']):
+                    p['label'] = ['Jump', 'Run'][k % 2]
+        return out
+
+    model.localizer.forward = labelled
+    (res, ) = inference_localizer(model, _feature_file(tmp_path, 40, 128), fps=25.0)
+    assert res['label_source'] == 'model'
+    assert {d['label'] for d in res['detections']} == {'Jump', 'Run'}
