@@ -138,3 +138,40 @@ def test_h5_and_csv_outputs_read_back(extractor, video_dir, tmp_path):
         extract_features(extractor, path, str(tmp_path / fmt[1:]), fmt=fmt, progress=False)
         got = load_features(str(tmp_path / fmt[1:] / ('clip_b' + fmt)))
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_2d_recognizer_pools_each_snippet(video_dir):
+    """A TSN-style 2-D recognizer (Recognizer2D, NCHW): the L frames of a snippet are its segments,
+    FeatureHead averages them; equal to the backbone run frame by frame and averaged."""
+    from mmengine.config import Config
+    cfg = Config(dict(
+        default_scope='mmaction',
+        model=dict(type='Recognizer2D',
+                   backbone=dict(type='ResNet', depth=18, pretrained=None,
+                                 torchvision_pretrain=False, norm_eval=False),
+                   cls_head=dict(type='TSNHead', num_classes=3, in_channels=512),
+                   data_preprocessor=dict(type='ActionDataPreprocessor',
+                                          mean=[123.675, 116.28, 103.53],
+                                          std=[58.395, 57.12, 57.375], format_shape='NCHW')),
+        test_pipeline=[dict(type='DecordInit'), dict(type='SampleFrames', clip_len=1,
+                                                     num_clips=4, test_mode=True),
+                       dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 32)),
+                       dict(type='CenterCrop', crop_size=32),
+                       dict(type='FormatShape', input_format='NCHW'),
+                       dict(type='PackActionInputs')]))
+    spec = snippet_spec(clip_len=3, stride=8)
+    ex = FeatureExtractor(cfg, None, snippet=spec, batch_size=4)
+    path = str(video_dir / 'clip_b.mp4')
+    got = ex.extract(path).features
+    assert got.shape == (spec.num_snippets(45), 512)
+    import decord
+    from mmaction.datasets.transforms import CenterCrop, Resize
+    frames = decord.VideoReader(path).get_batch(list(range(45))).asnumpy()
+    r = CenterCrop(32)(Resize((-1, 32))(dict(imgs=list(frames), img_shape=frames.shape[1:3])))
+    x = torch.from_numpy(np.stack(r['imgs'])).permute(0, 3, 1, 2).float()
+    x = (x - torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)) / torch.tensor(
+        [58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        per_frame = ex.model.backbone(x).mean(dim=(2, 3)).numpy()
+    expected = np.stack([per_frame[row].mean(0) for row in spec.frame_indices(45)])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
