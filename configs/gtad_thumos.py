@@ -23,4 +23,6 @@ optim_wrapper = dict(optimizer=dict(type='Adam', lr=4e-5, weight_decay=0.0001),
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
                         milestones=[5], gamma=0.1)]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-default_hooks = dict(checkpoint=dict(save_best='auto'))
+# Checkpoint rule of the official THUMOS recipe: the last epoch of the fixed schedule (THUMOS14
+# test is the reported set); best on a metric: default_hooks.checkpoint.save_best=mAP_avg.
+default_hooks = dict(checkpoint=dict(save_best=None))

@@ -31,7 +31,8 @@ val_dataloader = dict(
                  temporal_scale={{_base_.temporal_scale}}))
 val_cfg = dict(type='ValLoop')
 val_evaluator = dict(_delete_=True, type='LinearProbeMetric', prefix='probe', boundary_k=2,
-                     epochs=16, lr=0.01, momentum=0.9, batch_size=256, score_epochs=(6, 15),
+                     epochs=16, lr=0.01, momentum=0.9, batch_size=256, score_epochs=(5, 14),
+                     sampling='chunk', chunk_size=100,
                      seed=0, compare_raw=True, per_class=False)
 test_dataloader = None
 test_cfg = None

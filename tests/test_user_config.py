@@ -15,7 +15,7 @@ def test_mmaction_bmn_config_plus_sola_builds_and_freezes_the_neck():
     init_default_scope('mmaction')
     from mmaction.registry import HOOKS, MODELS
     assert cfg.model.localizer.type == 'BMN' and cfg.model.localizer.feat_dim == 400
-    assert HOOKS.get(cfg.custom_hooks[0]['type']) is not None
+    assert HOOKS.get(cfg.default_hooks.sola_stage1['type']) is not None
     cfg.model.localizer.temporal_dim = 16  # the real 100 works too; 16 keeps the test fast
     model = MODELS.build(cfg.model)
     assert not any(p.requires_grad for p in model.neck.parameters())

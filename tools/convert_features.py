@@ -6,13 +6,14 @@
     # every k-th row, plus an ActivityNet-style lengths JSON for SoLa stage 1
     python tools/convert_features.py streams data/thumos14/features_concat \
         --stream flow=data/thumos14/features/flow_val.h5 --stream rgb=data/thumos14/features/rgb_val.h5 \
-        --key '{video}' --stride 5 --videos data/thumos14/val_Annotation.csv \
+        --key '{video}' --stride 5 --length-mismatch truncate --videos data/thumos14/val_Annotation.csv \
         --lengths-json data/thumos14/thumos_val_lengths.json
     # a folder of per-video features (any supported format) -> lengths JSON (unlabeled stage 1)
     python tools/convert_features.py lengths data/my_dataset/features data/my_dataset/lengths.json
-    # HACS durations pickle ('<id>.npy' -> rows) -> ActivityNet-style lengths JSON
+    # HACS durations pickle ('<id>.npy' -> rows) -> ActivityNet-style JSON; with --segments the
+    # HACS-Segments annotations (seconds, labels) of those videos too (the linear probe's labels)
     python tools/convert_features.py hacs data/hacs/training_duration.pkl \
-        data/hacs/hacs_train_lengths.json
+        data/hacs/hacs_training.json --segments data/hacs/HACS_segments_v1.1.1.json
 """
 import argparse
 import csv
@@ -132,6 +133,31 @@ def load_hacs_durations(path: str) -> Dict[str, int]:
     return out
 
 
+def hacs_entries(durations: Mapping[str, int], segments: Optional[str] = None) -> Dict[str, dict]:
+    """ActivityNet-style entries of the HACS videos: ``rows`` snippets each; with ``segments``
+    (the official HACS-Segments JSON, ``{"database": {id: {"duration", "annotations"}}}``) a
+    listed video gets its duration in seconds and its segments (the probe's labels), the others
+    stay unlabeled."""
+    out = {k: lengths_entry(v) for k, v in durations.items()}
+    if not segments:
+        return out
+    with open(segments) as f:
+        database = json.load(f)
+    database = database.get('database', database)
+    for video, entry in out.items():
+        info = database.get(video) or database.get('v_' + video)
+        if info is None:
+            continue
+        duration = info.get('duration', info.get('duration_second'))
+        if not isinstance(duration, (int, float)) or not duration > 0:
+            raise ValueError(f'{segments}: video {video}: duration must be a number > 0 seconds, '
+                             f'got {duration!r}')
+        entry.update(duration_second=float(duration),
+                     annotations=[dict(segment=[float(a['segment'][0]), float(a['segment'][1])],
+                                       label=a['label']) for a in info.get('annotations', [])])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='mode', required=True)
@@ -155,6 +181,8 @@ def main() -> None:
     p = sub.add_parser('hacs')
     p.add_argument('pickle')
     p.add_argument('out_json')
+    p.add_argument('--segments', default=None,
+                   help='official HACS-Segments JSON: add durations (s) and segments')
     args = parser.parse_args()
     if args.mode == 'csv2npy':
         print(f'converted {csv2npy(args.src, args.dst, args.force)} file(s) into {args.dst}')
@@ -167,10 +195,10 @@ def main() -> None:
         lengths = folder_lengths(args.src, args.out_json, args.stride)
         print(f'wrote {len(lengths)} video(s) into {args.out_json}')
     else:
-        durations = load_hacs_durations(args.pickle)
-        out = {k: lengths_entry(v) for k, v in durations.items()}
+        out = hacs_entries(load_hacs_durations(args.pickle), args.segments)
         write_json(out, args.out_json)
-        print(f'wrote {len(out)} video(s) into {args.out_json}')
+        labeled = sum(bool(e['annotations']) for e in out.values())
+        print(f'wrote {len(out)} video(s) ({labeled} with segments) into {args.out_json}')
 
 
 if __name__ == '__main__':

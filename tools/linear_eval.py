@@ -2,7 +2,8 @@
 
     python tools/linear_eval.py CONFIG [--checkpoint SOLA_CKPT] [--work-dir DIR]
         [--temporal-scale N] [--boundary-k 2] [--epochs 16] [--lr 0.01] [--momentum 0.9]
-        [--batch-size 256] [--score-epochs 6 15] [--seed 0] [--max-videos N] [--out res.json]
+        [--batch-size 256] [--score-epochs 5 14] [--sampling chunk|all] [--chunk-size 100]
+        [--seed 0] [--max-videos N] [--out res.json]
 
 CONFIG is a stage-2 config (``model.neck`` + train/val dataloaders) or the stage-1 config. The
 probe is fitted on the train annotation file's videos and scored on the val file's. Without
@@ -41,8 +42,13 @@ def parse_args(argv=None):
     p.add_argument('--lr', type=float, default=0.01)
     p.add_argument('--momentum', type=float, default=0.9)
     p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--score-epochs', type=int, nargs=2, default=(6, 15),
-                   help='first and last epoch (0-based, inclusive) averaged into the score')
+    p.add_argument('--score-epochs', type=int, nargs=2, default=(5, 14),
+                   help='first and last epoch (0-based, inclusive) averaged into the score '
+                        "(the authors': 5 14, i.e. epochs 6-15)")
+    p.add_argument('--sampling', choices=('chunk', 'all'), default='chunk',
+                   help="chunk: one random snippet per --chunk-size chunk per epoch (the "
+                        "authors'); all: every snippet every epoch")
+    p.add_argument('--chunk-size', type=int, default=100)
     p.add_argument('--no-normalize', action='store_true', help='skip the L2 normalisation')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--max-videos', type=int, default=None, help='per split, evenly spaced')
@@ -88,10 +94,12 @@ def main(argv=None):
         cfg, checkpoint, temporal_scale=args.temporal_scale, max_videos=args.max_videos,
         boundary_k=args.boundary_k, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
         batch_size=args.batch_size, score_epochs=tuple(args.score_epochs),
-        normalize=not args.no_normalize, seed=args.seed)
+        normalize=not args.no_normalize, seed=args.seed, sampling=args.sampling,
+        chunk_size=args.chunk_size)
     first = next(iter(results.values()))
-    print(f'linear probe: {first["num_train"]} train / {first["num_val"]} val snippets, '
-          f'score = mean val accuracy over epochs {args.score_epochs[0]}-{args.score_epochs[1]}'
+    print(f'linear probe: {first["num_train"]} train / {first["num_val"]} val snippets per epoch '
+          f'(sampling={args.sampling}), score = mean val accuracy over epochs '
+          f'{args.score_epochs[0]}-{args.score_epochs[1]} (0-based)'
           + (f'; SoLa checkpoint {checkpoint}' if checkpoint else '; no SoLa checkpoint given'))
     print(format_side_by_side(results))
     if args.out:

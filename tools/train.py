@@ -14,7 +14,7 @@ import sola_mm  # noqa: E402,F401  (compat fixes + registration)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sola_mm.engine.launch import load_config, prepare_runtime  # noqa: E402
+from sola_mm.engine.launch import apply_batch_policy, load_config, prepare_runtime  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,6 +40,19 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
+                          'checkpoint')
+
+
+def drop_disabled_hooks(cfg: Config) -> None:
+    """``default_hooks.<name>=None`` removes a hook. mmengine allows that only for its own six
+    names (and asserts otherwise); ours (``sola_stage1``, ``rng_state``, ``protocol``, ...) are
+    dropped here, so that disabling them gives our errors rather than a bare AssertionError."""
+    hooks = cfg.get('default_hooks') or {}
+    for name in [n for n, hook in hooks.items() if hook is None and n not in MMENGINE_DEFAULT_HOOKS]:
+        hooks.pop(name)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -70,8 +83,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         randomness['deterministic'] = True
     if args.diff_rank_seed:
         randomness['diff_rank_seed'] = True
+    drop_disabled_hooks(cfg)
     cfg.launcher = args.launcher
-    return prepare_runtime(cfg)
+    # several processes keep the configured global batch and lr (config key `batch_policy`)
+    return apply_batch_policy(prepare_runtime(cfg))
 
 
 def main() -> None:

@@ -10,12 +10,20 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'),
-    rng_state=dict(type='RNGStateHook'))  # checkpoints the RNG streams: exact --resume
+    sola_stage1=dict(type='SoLaStage1Hook'),  # SoLa stage 1 (nothing without a SoLa neck)
+    rng_state=dict(type='RNGStateHook'),  # checkpoints the RNG streams: exact --resume
+    protocol=dict(type='ProtocolHook'))  # logs checkpoint rule, global batch and lr; flags changes
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))  # tools/train.py switches to gloo on CPU-only machines
+
+# Multi-process training keeps the recipe: train_dataloader.batch_size is the global batch, split
+# over the processes ('split'); or 'scale_lr' (batch per process, lr x world size by mmengine's
+# auto_scale_lr); or 'per_process' (MMAction2's behaviour: the recipe changes). tools/train.py
+# applies it (sola_mm.engine.launch.apply_batch_policy), for stage 1 and stage 2.
+batch_policy = 'split'
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 vis_backends = [dict(type='LocalVisBackend')]

@@ -3,7 +3,7 @@
 # One file per video in data/ActivityNet/i3d_features/, resized to 100 snippets like the TSN
 # default.
 # Stage 1 inherits the neck width and these features (SoLaStage1Hook, inherit=True).
-# The same encoder without SoLa: --cfg-options model.neck=None custom_hooks=[]
+# The same encoder without SoLa: --cfg-options model.neck=None
 _base_ = ['../sola_bmn_anet.py']
 
 feature_dir = 'data/ActivityNet/i3d_features/'

@@ -2,4 +2,4 @@
 # localization loss (not frozen, in the optimizer), with no Similarity Matching stage 1.
 _base_ = ['../sola_bmn_anet.py']
 model = dict(neck=dict(frozen=False, pretrained=None))
-custom_hooks = []  # no SoLaStage1Hook: nothing is pretrained or loaded
+sola_stage1 = None  # no stage 1: nothing is pretrained or loaded (SoLaStage1Hook does nothing)

@@ -8,4 +8,4 @@ model = dict(_delete_=True, type='NeckLocalizer', localizer={{_base_.model}},
              neck=dict(type='SoLa', in_channels=400, hidden_channels=512, frozen=True))
 sola_stage1 = dict(config='{{ fileDirname }}/../sola_pretrain_anet.py', checkpoint=None,
                    work_subdir='sola_stage1', inherit=True, cfg_options=dict())
-custom_hooks = [dict(type='SoLaStage1Hook')]
+default_hooks = dict(sola_stage1=dict(type='SoLaStage1Hook'))  # merged into MMAction2's hooks

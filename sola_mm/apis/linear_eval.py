@@ -32,6 +32,28 @@ def load_videos(ann_file: str, feature_dir: str, feature_ext: str = '.npy',
     return videos
 
 
+def load_probe_dataset_videos(dataset_cfg: dict, temporal_scale: Optional[int] = -1,
+                              max_videos: Optional[int] = None
+                              ) -> Tuple[List[Tuple[np.ndarray, dict]], List[Tuple[np.ndarray, dict]]]:
+    """``(train, val)`` videos of a config's ``LinearProbeDataset`` (its subset lists and
+    per-split feature folders included), features ``[T, C]``."""
+    import copy
+
+    from mmaction.registry import DATASETS
+    dataset_cfg = copy.deepcopy(dict(dataset_cfg))
+    if temporal_scale != -1:
+        dataset_cfg['temporal_scale'] = temporal_scale or None
+    if max_videos:
+        dataset_cfg['max_videos'] = max_videos
+    dataset = DATASETS.build(dataset_cfg)
+    split: Dict[str, List[Tuple[np.ndarray, dict]]] = dict(train=[], val=[])
+    for i in range(len(dataset)):
+        item = dataset[i]
+        meta = item['data_samples'].metainfo
+        split[meta['probe_split']].append((item['inputs'].numpy().T, dict(meta)))
+    return split['train'], split['val']
+
+
 def run_linear_eval(cfg, checkpoint: Optional[str] = None, temporal_scale: Optional[int] = -1,
                     max_videos: Optional[int] = None, boundary_k: int = 2,
                     **probe_args) -> Dict[str, Dict[str, object]]:
@@ -39,18 +61,22 @@ def run_linear_eval(cfg, checkpoint: Optional[str] = None, temporal_scale: Optio
 
     ``temporal_scale=-1`` takes the config's; ``None``/0 keeps each video's native length.
     """
-    spec = data_spec(cfg)
-    if temporal_scale == -1:
-        temporal_scale = spec['temporal_scale']
-    for key in ('train_ann', 'val_ann'):
-        if not spec[key]:
-            raise ValueError(f'config: no {key.replace("_ann", "")} annotation file found in the '
-                             'train/val dataloaders')
-    load = dict(feature_dir=spec['feature_dir'], feature_ext=spec['feature_ext'],
-                feat_dim=spec['feat_dim'], temporal_scale=temporal_scale or None,
-                max_videos=max_videos)
-    train = load_videos(spec['train_ann'], **load)
-    val = load_videos(spec['val_ann'], **load)
+    probe_dataset = (cfg.get('val_dataloader') or {}).get('dataset') or {}
+    if probe_dataset.get('type') == 'LinearProbeDataset':  # stage-1 config: its own videos
+        train, val = load_probe_dataset_videos(probe_dataset, temporal_scale, max_videos)
+    else:
+        spec = data_spec(cfg)
+        if temporal_scale == -1:
+            temporal_scale = spec['temporal_scale']
+        for key in ('train_ann', 'val_ann'):
+            if not spec[key]:
+                raise ValueError(f'config: no {key.replace("_ann", "")} annotation file found '
+                                 'in the train/val dataloaders')
+        load = dict(feature_dir=spec['feature_dir'], feature_ext=spec['feature_ext'],
+                    feat_dim=spec['feat_dim'], temporal_scale=temporal_scale or None,
+                    max_videos=max_videos)
+        train = load_videos(spec['train_ann'], **load)
+        val = load_videos(spec['val_ann'], **load)
     names = sorted({a['label'] for _, info in train + val for a in info.get('annotations', [])})
 
     def probe(tr, va):

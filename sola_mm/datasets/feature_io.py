@@ -21,10 +21,12 @@ Streams (:func:`load_video_features`): several files (e.g. ``flow`` and ``rgb`` 
 loaded and concatenated on channels in the order given (G-TAD's THUMOS code puts flow first, so the
 configs list ``flow`` before ``rgb``). By default every stream must have the same width (two-stream
 TSN/I3D features do; ``same_width=False`` allows others) and the same length. A length mismatch is
-an error by default, as in G-TAD (``np.concatenate`` raises); ``length_mismatch='truncate'`` keeps
-the shorter length and logs a warning naming both files and lengths. ``stride`` keeps every k-th
-snippet (``array[::stride]``, G-TAD's ``[::skip_videoframes]`` on per-frame features), applied to
-each stream before the length check.
+an error by default (a strict check for custom data); ``length_mismatch='truncate'`` keeps the
+shorter length, as G-TAD's THUMOS loader (``master`` ``dataset.py``: ``num_snippet = min(...)``,
+then ``h5[:num_snippet]``) does, and logs a warning naming both files and lengths; the THUMOS
+configs use it. ``stride`` keeps every k-th snippet (``array[::stride]``, G-TAD's
+``[::skip_videoframes]`` on per-frame features), applied to each stream before the length check,
+as in G-TAD.
 """
 from __future__ import annotations
 
@@ -316,13 +318,14 @@ def _stream_items(paths: PathSpec) -> List[Tuple[str, str]]:
 
 def video_feature_shape(paths: PathSpec, video: str = '', *, key: Optional[str] = None,
                         stride: int = 1, fmt: Optional[str] = None, same_width: bool = True,
-                        length_mismatch: str = 'error') -> Tuple[int, int]:
+                        length_mismatch: str = 'error', warn: bool = False) -> Tuple[int, int]:
     """``(T, C)`` of the (concatenated) features of one video, with the stream checks of
-    :func:`load_video_features`, without loading the arrays where the format allows."""
+    :func:`load_video_features`, without loading the arrays where the format allows (``warn``:
+    log a truncation, as the loader does)."""
     shapes = [(name, path, feature_shape(path, fmt, video, key=key, stride=stride))
               for name, path in _stream_items(paths)]
     length = _check_streams([(n, p, s) for n, p, s in shapes], video, same_width,
-                            length_mismatch, warn=False)
+                            length_mismatch, warn=warn)
     return length, sum(s[1] for _, _, s in shapes)
 
 
@@ -365,8 +368,8 @@ def load_video_features(paths: PathSpec, video: str = '', *, key: Optional[str] 
         key, stride: see :func:`load_features` (applied to every stream).
         feat_dim: expected total width (sum over streams).
         same_width: streams must have equal widths (error names both files and widths).
-        length_mismatch: ``'error'`` (default, as G-TAD) or ``'truncate'`` to the shorter stream
-            with a logged warning.
+        length_mismatch: ``'error'`` (default) or ``'truncate'`` to the shorter stream with a
+            logged warning (G-TAD's THUMOS rule).
         window: ``(start, length)``: only that slice of snippets (after stride).
         pad_to: zero-pad at the end to this many snippets (short videos / the last window).
     """

@@ -12,6 +12,13 @@ The dataset loads every video once when it is built (that pass also finds the sh
 checks widths and values), keeps them in one contiguous float32 array, and never touches the files
 again. DataLoader workers forked from the main process share that array copy-on-write.
 
+At the authors' HACS scale (37k videos x ~300 x 2048) that array is about 86 GiB per process, so
+``cache='mmap'`` reads each window from the ``.npy`` file instead, as the authors'
+``np.load(mmap_mode='r')`` does: the build reads only the headers (lengths and widths), an item reads
+its W rows (values checked then), and the operating system's page cache, shared by workers and
+ranks, holds what fits (``tools/benchmark_stage1_memory.py``). With ``temporal_scale`` set a video
+is read whole and resized per item instead.
+
 Why the sampler: a window must be reproducible by seed yet differ per epoch, also in DataLoader
 workers that outlive an epoch (``persistent_workers``), where an epoch attribute set on the dataset
 in the main process would not arrive. ``SimilarityWindowSampler`` (mmengine's ``DefaultSampler``,
@@ -32,7 +39,8 @@ from mmengine.logging import print_log
 
 from mmaction.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
 from .anet_feature_dataset import ANetFeatureDataset
-from .feature_io import load_features, load_video_features, resize_features
+from .feature_io import (FeatureError, load_features, load_video_features, resize_features,
+                         video_feature_shape)
 
 __all__ = ['SimilarityWindowDataset', 'SimilarityWindowSampler']
 
@@ -40,6 +48,7 @@ DEFAULT_PIPELINE = (dict(type='PackLocalizationInputs', keys=(),
                          meta_keys=('video_name', 'window_start')),)
 
 Index = Union[int, Tuple[int, int]]
+CACHE_MODES = (True, False, 'memory', 'mmap')
 
 
 @DATASETS.register_module()
@@ -62,7 +71,10 @@ class SimilarityWindowDataset(ANetFeatureDataset):
         pipeline: transforms applied to each window (default: ``PackLocalizationInputs``).
         seed: seed of the window offsets; None draws one with mmengine's ``sync_random_seed``
             (identical on every rank, reproducible when the runner seeds numpy).
-        cache: keep all features in memory (default). False reloads the file for every item.
+        cache: ``True`` / ``'memory'`` keeps all features in memory (default); ``'mmap'`` reads
+            each window from the file (only the header at build time: memory bounded by the
+            page cache; NaN/inf are reported when a window holding them is read); ``False``
+            reloads the whole file for every item.
         **kwargs: passed to ``ANetFeatureDataset`` / mmengine ``BaseDataset`` (e.g. ``indices``).
     """
 
@@ -86,6 +98,9 @@ class SimilarityWindowDataset(ANetFeatureDataset):
         if seed is not None and seed < 0:
             raise ValueError(f'SimilarityWindowDataset: seed must be >= 0 or None, got {seed}')
         self.seed = int(sync_random_seed() if seed is None else seed)
+        if cache not in CACHE_MODES:
+            raise ValueError(f'SimilarityWindowDataset: cache must be one of {CACHE_MODES}, got '
+                             f'{cache!r}')
         self.cache = cache
         self.epoch = 0
         self.num_skipped = 0
@@ -115,19 +130,32 @@ class SimilarityWindowDataset(ANetFeatureDataset):
             feats = resize_features(feats, self.temporal_scale)
         return feats
 
+    def _shape(self, info: dict) -> Tuple[int, int]:
+        """``(T, C)`` of a video from the file headers (after stride and ``temporal_scale``)."""
+        length, width = video_feature_shape(info['feature_path'], info['video_name'],
+                                            key=info.get('feature_key'),
+                                            stride=int(info.get('feature_stride', 1)))
+        if self.feat_dim is not None and width != self.feat_dim:
+            raise FeatureError(f'video {info["video_name"]}: features {info["feature_path"]} have '
+                               f'{width} channels but the config says feat_dim={self.feat_dim}')
+        return self.temporal_scale or length, width
+
     def load_data_list(self) -> List[dict]:
         data_list, arrays, offset, longest = [], [], 0, 0
         self.num_skipped = 0
         for info in super().load_data_list():
-            feats = self._read(info)
-            length = feats.shape[0]
+            if self.cache == 'mmap':
+                feats, length = None, self._shape(info)[0]
+            else:
+                feats = self._read(info)
+                length = feats.shape[0]
             longest = max(longest, length)
             if length <= self.window:
                 self.num_skipped += 1
                 continue
             info.update(num_snippets=length, feature_offset=offset)
             offset += length
-            if self.cache:
+            if self.cache in (True, 'memory'):
                 arrays.append(feats)
             data_list.append(info)
         scale = (f' after temporal_scale={self.temporal_scale}' if self.temporal_scale
@@ -141,7 +169,7 @@ class SimilarityWindowDataset(ANetFeatureDataset):
             print_log(f'SimilarityWindowDataset: skipped {self.num_skipped} of '
                       f'{self.num_skipped + len(data_list)} video(s) in {self.ann_file} with at '
                       f'most window={self.window} snippets{scale}', logger='current')
-        self._store = np.concatenate(arrays) if self.cache else None
+        self._store = np.concatenate(arrays) if self.cache in (True, 'memory') else None
         return data_list
 
     def features(self, idx: int) -> np.ndarray:
@@ -183,7 +211,13 @@ class SimilarityWindowDataset(ANetFeatureDataset):
         idx, epoch = self._split_index(index)
         info = self.get_data_info(idx)
         start = self._window_start(idx, epoch, info['num_snippets'])
-        window = self._features(info)[start:start + self.window]
+        if self._store is None and self.cache == 'mmap' and not self.temporal_scale:
+            window = load_video_features(  # only the W rows of the window are read
+                info['feature_path'], info['video_name'], key=info.get('feature_key'),
+                stride=int(info.get('feature_stride', 1)), feat_dim=self.feat_dim,
+                window=(start, self.window))
+        else:
+            window = self._features(info)[start:start + self.window]
         info.update(raw_feature=np.ascontiguousarray(window.T), window_start=start, epoch=epoch)
         return self.pipeline(info)
 

@@ -269,7 +269,9 @@ class ThumosWindowDataset(BaseDataset):
         ignore_labels: CSV types dropped (``Ambiguous``).
         exclude_videos: videos left out (THUMOS test: ``THUMOS_EXCLUDED_TEST_VIDEOS``).
         skip_missing_features: drop videos without features (logged) instead of failing.
-        same_width, length_mismatch: stream checks (``feature_io.load_video_features``).
+        same_width, length_mismatch: stream checks (``feature_io.load_video_features``);
+            ``length_mismatch`` reaches ``LoadTALFeature`` through the window info (the THUMOS
+            configs set ``'truncate'``, G-TAD's rule; ``'error'`` is the strict check).
         feat_dim: expected total width, checked on every video at build time.
     """
 
@@ -362,7 +364,7 @@ class ThumosWindowDataset(BaseDataset):
             try:
                 length, width = video_feature_shape(
                     paths, video, key=self.feature_key, stride=self.feature_stride,
-                    same_width=self.same_width, length_mismatch=self.length_mismatch)
+                    same_width=self.same_width, length_mismatch=self.length_mismatch, warn=True)
             except FeatureError as err:
                 if 'does not exist' in str(err):
                     missing.append(str(err))
@@ -417,7 +419,7 @@ class ThumosWindowDataset(BaseDataset):
         info.update(
             window_start_snippet=int(s0), window_snippets=T, snippet_stride=skip,
             feature_stride=self.feature_stride, feature_key=self.feature_key,
-            gt_frames=gt_frames.copy(), gt_labels=labels,
+            length_mismatch=self.length_mismatch, gt_frames=gt_frames.copy(), gt_labels=labels,
             gt_bbox=gt_bbox.reshape(-1, 2))
         return info
 

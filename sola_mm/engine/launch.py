@@ -9,6 +9,10 @@ needs three things mmengine 0.10.7 does not do by itself:
    skips ``init_dist`` when a group exists).
 3. mmengine wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU
    modules: ``model_wrapper_cfg`` sets ``device_ids=None``.
+
+It also keeps the recipe under multi-process training (``apply_batch_policy``): a config's
+``train_dataloader.batch_size`` is the global batch of the official recipe, and N processes must
+not silently train with N times that batch at the same learning rate (MMAction2's behaviour).
 """
 from __future__ import annotations
 
@@ -59,6 +63,59 @@ def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> None:
         raise ValueError(f'launcher={launcher!r} on a CPU-only machine: use "pytorch" '
                          '(tools/dist_train.sh) or "slurm" (tools/slurm_train.sh)')
     torch_dist.init_process_group(backend=backend)
+
+
+BATCH_POLICIES = ('split', 'scale_lr', 'per_process')
+
+
+def launch_world_size(cfg: Config) -> int:
+    """The number of training processes of this launch (before or after the group exists)."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return torch_dist.get_world_size()
+    if cfg.get('launcher', 'none') == 'none':
+        return 1
+    for name in ('WORLD_SIZE', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return 1
+
+
+def apply_batch_policy(cfg: Config, world_size: Optional[int] = None) -> Config:
+    """Keep the configured global batch and learning rate when training on several processes.
+
+    ``batch_policy`` (top-level config key, default ``'split'``):
+
+    * ``'split'``: each process loads ``batch_size / world_size`` samples, so the global batch and
+      the learning rate are the config's (an error if it does not divide).
+    * ``'scale_lr'``: each process keeps ``batch_size``; mmengine's ``auto_scale_lr`` multiplies
+      the learning rate by the world size (``base_batch_size`` = the configured batch).
+    * ``'per_process'``: MMAction2's behaviour, batch per process; the recipe changes (logged).
+
+    The configured global batch is recorded as ``global_batch_size`` (read by ``ProtocolHook``).
+    """
+    policy = cfg.get('batch_policy', 'split')
+    if policy not in BATCH_POLICIES:
+        raise ValueError(f'config: batch_policy={policy!r}; expected one of {BATCH_POLICIES}')
+    loader = cfg.get('train_dataloader')
+    if not loader or loader.get('batch_size') is None or cfg.get('global_batch_size') is not None:
+        return cfg  # nothing to train, or applied already (nested configs, a second call)
+    world_size = world_size or launch_world_size(cfg)
+    batch = int(loader['batch_size'])
+    cfg.global_batch_size = batch
+    if world_size == 1 or policy == 'per_process':
+        return cfg
+    if policy == 'split':
+        if batch % world_size:
+            raise ValueError(
+                f'config: train_dataloader.batch_size={batch} (the global batch) does not divide '
+                f'among {world_size} processes; use a process count that divides it, or '
+                "--cfg-options batch_policy=scale_lr (lr scaled by the world size instead)")
+        loader['batch_size'] = batch // world_size
+        return cfg
+    scale = cfg.get('auto_scale_lr') or dict()
+    scale.update(enable=True, base_batch_size=batch)
+    cfg.auto_scale_lr = scale
+    return cfg
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

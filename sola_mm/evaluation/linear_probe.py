@@ -12,12 +12,22 @@ is the label of the segment holding its centre (the first one when segments over
 A snippet is *near a boundary* when its centre, in snippet units, is within ``k`` snippets of the
 start or end of any ground-truth segment: ``min_b |(t + 0.5) - b * T / corrected_second| <= k``.
 
-Protocol (paper defaults, all arguments)
-----------------------------------------
+Protocol (the authors' code by default, all arguments)
+------------------------------------------------------
+Sampling (``sampling='chunk'``, the authors' ``make_evaluation_db`` + ``VideoEvaluation``): the
+videos of a split are put in a random order; their action snippets, in that order, are cut into
+consecutive chunks of ``chunk_size`` = 100, and so are their background snippets (a chunk may span
+videos; the remainder is dropped: the authors' ``while len(buffer) > 100`` keeps
+``(N - 1) // 100`` chunks of N snippets). Each epoch, every chunk gives **one** snippet drawn
+uniformly from its 100, for training and for validation alike. ``sampling='all'`` uses every
+snippet every epoch instead (this project's earlier probe). The video order and the draws come
+from ``seed``.
+
 Features L2-normalised per snippet; ``Linear(C -> 2)``; cross-entropy; SGD lr 0.01, momentum 0.9;
-batch 256 (shuffled); 16 epochs. After every epoch the probe is scored on the validation snippets;
-the **score is the mean validation accuracy over epochs 6..15** (0-based, both ends included, i.e.
-the last 10 of 16). The same averaging is applied to every extra number:
+batch 256 (shuffled); 16 epochs. After every epoch the probe is scored on the validation snippets
+of that epoch; the **score is the mean validation accuracy over epochs 6..15 (1-based)**, i.e.
+``score_epochs=(5, 14)`` 0-based inclusive: the authors' ``sum(eval_results[5:15]) / 10``. The same
+averaging is applied to every extra number:
 
 - ``acc_boundary``: accuracy on validation snippets near a boundary (``k`` snippets, default 2);
 - ``acc_action`` / ``acc_background``: accuracy on action / background snippets (per binary class);
@@ -102,6 +112,7 @@ class ProbeSet:
     near_boundary: torch.Tensor
     video_class: torch.Tensor  # category of the snippet's video (first annotation), -1 if none
     class_names: List[str] = field(default_factory=list)
+    video: Optional[torch.Tensor] = None  # index of the snippet's video (chunk sampling)
 
 
 def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
@@ -114,9 +125,9 @@ def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
         class_names = sorted({a['label'] for _, info in videos
                               for a in info.get('annotations', [])})
     class_index = {name: i for i, name in enumerate(class_names)}
-    xs, ys, nears, vcls = [], [], [], []
+    xs, ys, nears, vcls, vids = [], [], [], [], []
     width = None
-    for feats, info in videos:
+    for index, (feats, info) in enumerate(videos):
         feats = np.asarray(feats, dtype=np.float32)
         if feats.ndim != 2 or (width is not None and feats.shape[1] != width):
             raise ValueError(f'linear probe: video {info.get("video_name", "?")} has features of '
@@ -129,9 +140,34 @@ def build_probe_set(videos: Iterable[Tuple[np.ndarray, dict]], k: int = 2,
         ys.append(binary)
         nears.append(near)
         vcls.append(np.full(feats.shape[0], cid, dtype=np.int64))
+        vids.append(np.full(feats.shape[0], index, dtype=np.int64))
     return ProbeSet(torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)),
                     torch.from_numpy(np.concatenate(nears)), torch.from_numpy(np.concatenate(vcls)),
-                    list(class_names))
+                    list(class_names), torch.from_numpy(np.concatenate(vids)))
+
+
+def snippet_chunks(data: ProbeSet, chunk_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Snippet indices ``[K, chunk_size]`` of the authors' chunks (module docstring): videos in a
+    random order, then per label the snippets in that order, cut into ``chunk_size`` runs; of N
+    snippets of a label ``(N - 1) // chunk_size`` chunks are kept (the authors' strict ``>``)."""
+    video = data.video if data.video is not None else torch.zeros(len(data.y), dtype=torch.long)
+    num_videos = int(video.max()) + 1 if len(video) else 0
+    rank = torch.empty(num_videos, dtype=torch.long)
+    rank[torch.randperm(num_videos, generator=generator)] = torch.arange(num_videos)
+    # stable sort by the video's rank keeps the time order inside each video
+    order = torch.sort(rank[video], stable=True).indices
+    chunks = []
+    for label in (1, 0):  # the authors write the action chunks, then the background ones
+        picked = order[data.y[order] == label]
+        count = max(len(picked) - 1, 0) // chunk_size
+        chunks.append(picked[:count * chunk_size].view(count, chunk_size))
+    return torch.cat(chunks)
+
+
+def _subset(data: ProbeSet, index: torch.Tensor) -> ProbeSet:
+    return ProbeSet(data.x[index], data.y[index], data.near_boundary[index],
+                    data.video_class[index], data.class_names,
+                    None if data.video is None else data.video[index])
 
 
 def _accuracies(correct: torch.Tensor, data: ProbeSet) -> Dict[str, float]:
@@ -149,20 +185,30 @@ def _accuracies(correct: torch.Tensor, data: ProbeSet) -> Dict[str, float]:
     return out
 
 
+SAMPLINGS = ('chunk', 'all')
+
+
 def linear_probe(train: ProbeSet, val: ProbeSet, epochs: int = 16, lr: float = 0.01,
                  momentum: float = 0.9, batch_size: int = 256,
-                 score_epochs: Tuple[int, int] = (6, 15), normalize: bool = True,
-                 seed: int = 0) -> Dict[str, object]:
+                 score_epochs: Tuple[int, int] = (5, 14), normalize: bool = True,
+                 seed: int = 0, sampling: str = 'chunk',
+                 chunk_size: int = 100) -> Dict[str, object]:
     """Fit ``Linear(C -> 2)`` on ``train`` snippets, score on ``val`` after every epoch.
 
+    ``sampling='chunk'`` (default, the authors'): each epoch one random snippet per
+    ``chunk_size``-snippet chunk, in training and validation; ``'all'``: every snippet.
     Returns a dict with ``score`` (mean val accuracy over ``score_epochs``, 0-based inclusive),
     the other accuracies averaged the same way (module docstring), ``per_epoch`` (a list of
-    per-epoch dicts) and ``num_train`` / ``num_val`` snippet counts.
+    per-epoch dicts) and ``num_train`` / ``num_val`` (snippets per epoch).
     """
     first, last = score_epochs
     if not 0 <= first <= last < epochs:
         raise ValueError(f'linear probe: score_epochs {score_epochs} must lie within the '
                          f'{epochs} epochs (0-based, inclusive)')
+    if sampling not in SAMPLINGS:
+        raise ValueError(f'linear probe: sampling must be one of {SAMPLINGS}, got {sampling!r}')
+    if chunk_size < 1:
+        raise ValueError(f'linear probe: chunk_size must be >= 1, got {chunk_size}')
     x_train, x_val = train.x.float(), val.x.float()
     if x_train.shape[1] != x_val.shape[1]:
         raise ValueError(f'linear probe: train features have {x_train.shape[1]} channels, val '
@@ -175,8 +221,24 @@ def linear_probe(train: ProbeSet, val: ProbeSet, epochs: int = 16, lr: float = 0
         gen = torch.Generator().manual_seed(seed)
         probe = nn.Linear(x_train.shape[1], 2)
         optim = torch.optim.SGD(probe.parameters(), lr=lr, momentum=momentum)
+        if sampling == 'chunk':
+            chunks = {name: snippet_chunks(data, chunk_size, gen)
+                      for name, data in (('train', train), ('val', val))}
+            for name, found in chunks.items():
+                if not len(found):
+                    raise ValueError(
+                        f'linear probe: the {name} videos hold no chunk of {chunk_size + 1} '
+                        "action or background snippets; use sampling='all' (or a smaller "
+                        'chunk_size) on so few videos')
         for _ in range(epochs):
-            order = torch.randperm(len(x_train), generator=gen)
+            if sampling == 'chunk':  # one snippet per chunk, drawn anew every epoch
+                pick = {name: found[torch.arange(len(found)),
+                                    torch.randint(chunk_size, (len(found), ), generator=gen)]
+                        for name, found in chunks.items()}
+                pool, val_index = pick['train'], pick['val']
+            else:
+                pool, val_index = torch.arange(len(x_train)), None
+            order = pool[torch.randperm(len(pool), generator=gen)]
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 loss = F.cross_entropy(probe(x_train[idx]), train.y[idx])
@@ -184,15 +246,20 @@ def linear_probe(train: ProbeSet, val: ProbeSet, epochs: int = 16, lr: float = 0
                 loss.backward()
                 optim.step()
             with torch.no_grad():
-                correct = probe(x_val).argmax(1) == val.y
-            per_epoch.append(_accuracies(correct, val))
+                if val_index is None:
+                    correct = probe(x_val).argmax(1) == val.y
+                    per_epoch.append(_accuracies(correct, val))
+                else:
+                    correct = probe(x_val[val_index]).argmax(1) == val.y[val_index]
+                    per_epoch.append(_accuracies(correct, _subset(val, val_index)))
+            num_train, num_val = len(pool), len(correct)
     window = per_epoch[first:last + 1]
     result: Dict[str, object] = {}
-    for key in per_epoch[0]:
-        values = [e[key] for e in window]
-        result[key] = float(np.mean(values))
+    # a sampled subset (e.g. boundary snippets) may be empty in some epochs: mean over the others
+    for key in dict.fromkeys(k for e in window for k in e):
+        result[key] = float(np.mean([e[key] for e in window if key in e]))
     result['score'] = result.pop('acc')
-    result.update(per_epoch=per_epoch, num_train=len(x_train), num_val=len(x_val))
+    result.update(per_epoch=per_epoch, num_train=num_train, num_val=num_val, sampling=sampling)
     return result
 
 

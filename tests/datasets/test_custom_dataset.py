@@ -111,9 +111,11 @@ def test_section4_stage1_without_labels(tmp_path):
                            .split('# 3a')[0]))
     assert set(opts) == {'train_dataloader.dataset.ann_file', 'model.neck.in_channels',
                          'train_dataloader.dataset.data_prefix.feature',
-                         'train_dataloader.dataset.feat_dim'}
+                         'train_dataloader.dataset.feat_dim', 'val_dataloader', 'val_cfg',
+                         'val_evaluator', 'default_hooks.checkpoint.save_best'}
     cfg = Config.fromfile(str(ROOT / 'configs' / 'sola_pretrain_hacs.py'))
-    opts = {k: (int(v) if v.isdigit() else v.replace('data/my_dataset/', str(data) + '/'))
+    opts = {k: (int(v) if v.isdigit() else None if v == 'None'
+                else v.replace('data/my_dataset/', str(data) + '/'))
             for k, v in opts.items()}
     opts['model.neck.in_channels'] = opts['train_dataloader.dataset.feat_dim'] = 16
     cfg.merge_from_dict(opts)

@@ -140,6 +140,41 @@ def test_features_are_cached_in_memory(tmp_path):
         uncached[(0, 0)]
 
 
+def test_mmap_reads_the_same_windows_without_holding_the_features(tmp_path, monkeypatch):
+    """cache='mmap' (HACS scale): the build reads only the headers, an item reads its W rows; the
+    items equal the in-memory cache's, also for float16 files; no feature array is kept."""
+    make_videos(tmp_path, LENGTHS)
+    half = np.load(tmp_path / 'features' / 'v_d.npy').astype(np.float16)
+    np.save(tmp_path / 'features' / 'v_d.npy', half)
+    cached = build(tmp_path)
+    reads = []
+    real = sm_window_dataset.load_video_features
+    monkeypatch.setattr(sm_window_dataset, 'load_video_features',
+                        lambda *a, **k: reads.append(k.get('window')) or real(*a, **k))
+    mapped = build(tmp_path, cache='mmap')
+    assert reads == [] and mapped._store is None            # build: headers only
+    assert [mapped.get_data_info(i) for i in range(len(mapped))] == \
+        [cached.get_data_info(i) for i in range(len(cached))]
+    for epoch in (0, 1):
+        for i in range(len(mapped)):
+            a, b = cached[(i, epoch)], mapped[(i, epoch)]
+            assert torch.equal(a['inputs'], b['inputs'])
+            assert a['data_samples'].window_start == b['data_samples'].window_start
+    assert len(reads) == 2 * len(mapped) and all(r[1] == 23 for r in reads)
+    with pytest.raises(FeatureError, match=r'v_short1.*6 channels but the config says feat_dim=8'):
+        build(tmp_path, cache='mmap', feat_dim=8)
+    with pytest.raises(ValueError, match='cache must be one of'):
+        build(tmp_path, cache='disk')
+    # a NaN is reported by the window that reads it, naming the file
+    bad = np.load(tmp_path / 'features' / 'v_a.npy')
+    bad[:] = np.nan
+    np.save(tmp_path / 'features' / 'v_a.npy', bad)
+    mapped = build(tmp_path, cache='mmap')
+    index = [mapped.get_data_info(i)['video_name'] for i in range(len(mapped))].index('v_a')
+    with pytest.raises(FeatureError, match=r'v_a\.npy.*NaN'):
+        mapped[(index, 0)]
+
+
 def test_csv_features_and_temporal_scale(tmp_path):
     make_videos(tmp_path, {'v_x': 50, 'v_y': 130}, ext='.csv')
     dataset = build(tmp_path, feature_ext='.csv', temporal_scale=100)

@@ -202,7 +202,10 @@ def test_sola_bmn_thumos_demo_end_to_end(tmp_path, monkeypatch):
                              num_classes=3, min_len=100, max_len=160)
     cfg = Config.fromfile(str(Path(__file__).resolve().parents[2] /
                               'configs/demo/sola_bmn_thumos_demo.py'))
-    cfg.custom_hooks = []  # stage 1 runs in the G-TAD test below; here the neck stays at init
+    # stage 1 runs in the G-TAD test below; here the neck stays at init (trainable: a frozen neck
+    # without stage-1 weights refuses to train)
+    cfg.sola_stage1 = None
+    cfg.model.neck.frozen = False
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.param_scheduler = []
@@ -370,4 +373,36 @@ def test_thumos_configs(name):
     if 'sola' in name:
         assert cfg.model.neck.type == 'SoLa' and cfg.model.neck.frozen
         assert cfg.model.neck.in_channels == train.feat_dim
-        assert cfg.custom_hooks == [dict(type='SoLaStage1Hook')]
+        assert cfg.default_hooks.sola_stage1 == dict(type='SoLaStage1Hook')
+
+
+@pytest.mark.parametrize('strict', [False, True])
+def test_thumos_config_trims_unequal_streams(tmp_path, strict):
+    """G-TAD `master` trims flow and rgb to the shorter stream (after [::skip]); the THUMOS config
+    does the same (one warning names both files), and `length_mismatch='error'` stays the strict
+    check. The windows read the trimmed, concatenated features."""
+    from mmengine.config import Config
+    from sola_mm.datasets.feature_io import FeatureError
+    cfg = write_fake_video(tmp_path, frames=400)
+    name = 'video_validation_0000901'
+    rgb = np.load(tmp_path / 'rgb' / f'{name}.npy')
+    np.save(tmp_path / 'rgb' / f'{name}.npy', rgb[:387])   # 78 snippets of rgb, 80 of flow
+    base = Config.fromfile(str(Path(__file__).resolve().parents[2] / 'configs' / 'gtad_thumos.py'))
+    for dataset in (base.train_dataloader.dataset, base.test_dataloader.dataset):
+        assert dataset.length_mismatch == 'truncate'
+    options = {k: v for k, v in base.train_dataloader.dataset.items()
+               if k in ('length_mismatch', 'ioa_threshold', 'tail_min_snippets')}
+    if strict:
+        options['length_mismatch'] = 'error'
+        with pytest.raises(FeatureError, match=r'length mismatch.*80 snippets.*78 snippets'):
+            ThumosWindowDataset(**cfg, **options, test_mode=True)
+        return
+    ds = ThumosWindowDataset(**cfg, **options, test_mode=True)
+    assert ds.videos[name]['num_snippets'] == 78
+    flow = np.load(tmp_path / 'flow' / f'{name}.npy')
+    official = np.concatenate([flow[::5][:78], rgb[:387][::5][:78]], axis=1)  # G-TAD's df_data
+    last = ds[len(ds) - 1]
+    s0 = last['data_samples'].metainfo['window_start_snippet']
+    window = np.zeros((32, 16), np.float32)
+    window[:78 - s0] = official[s0:s0 + 32]
+    np.testing.assert_array_equal(last['inputs'].numpy(), window.T)

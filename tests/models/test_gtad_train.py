@@ -49,12 +49,18 @@ def test_configs_hold_the_official_settings():
 
 
 def test_sola_gtad_real_config_trains_and_evaluates(tiny_anet, tmp_path):
+    """Also the protocol: a user's `custom_hooks=[]` keeps stage 1 (it is a default hook of the
+    SoLa base), and the checkpoint is chosen by the official G-TAD ANet rule, the lowest
+    validation loss, named as such in the log."""
     work = tmp_path / 'work'
     args = ['tools/train.py', 'configs/sola_gtad_anet.py', '--work-dir', str(work),
-            '--cfg-options'] + gtad_cfg_options(tiny_anet) + STAGE1
+            '--cfg-options'] + gtad_cfg_options(tiny_anet) + STAGE1 + ['custom_hooks=[]']
     proc = run_tool(args)
     log = proc.stdout + proc.stderr
     assert 'SoLa stage 1 (Similarity Matching) starts' in log
+    assert 'protocol: checkpoint selection = lowest validation loss (val_loss)' in log
+    assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\].*val_loss: \d\.\d+', log), log[-3000:]
+    assert (work / 'best_val_loss_epoch_2.pth').is_file()
     assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\].*mAP_avg: \d\.\d+', log), log[-3000:]
     stage1 = torch.load(read_stage1_marker(str(work / 'sola_stage1')), weights_only=True)['state_dict']
     stage2 = torch.load(str(work / 'epoch_2.pth'), weights_only=True)['state_dict']

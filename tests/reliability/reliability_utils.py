@@ -21,10 +21,12 @@ FEAT_DIM, T = 32, 16
 
 def write_config(path: str, data: str, sola: bool = False, extra: str = '',
                  max_epochs: int = 2, stage1_epochs: int = 4, batch_size: int = 4,
-                 stage1_extra: str = '') -> str:
-    """A tiny BMN (or SoLa + BMN) config on ``data``; ``extra`` is appended verbatim."""
+                 stage1_extra: str = '', neck_extra: str = '') -> str:
+    """A tiny BMN (or SoLa + BMN) config on ``data``; ``extra`` is appended verbatim,
+    ``neck_extra`` goes into the SoLa neck's dict (e.g. ``', frozen=False'``)."""
     base = 'sola_bmn_demo.py' if sola else 'bmn_demo.py'
-    neck = f", neck=dict(type='SoLa', in_channels={FEAT_DIM}, hidden_channels=16)" if sola else ''
+    neck = (f", neck=dict(type='SoLa', in_channels={FEAT_DIM}, hidden_channels=16{neck_extra})"
+            if sola else '')
     text = f'''
     _base_ = [{osp.join(ROOT, 'configs', 'demo', base)!r}]
     custom_imports = dict(imports=['sola_mm', 'sola_mm.engine.hooks.fault_injection'],

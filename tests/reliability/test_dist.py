@@ -1,9 +1,12 @@
 """Two processes (``tools/dist_train.sh CONFIG 2``: torchrun, gloo on CPU) train SoLa stage 1 and
 BMN stage 2 and evaluate; the result is compared with the single-process ``reference`` run.
 
-Same effective batch: 2 processes x 2 videos (stage 1: 2 x 4 windows) against 1 x 4 (1 x 8), so
-both runs make the same number of optimizer steps on the same samples (mmengine's DefaultSampler
-deals one seeded permutation out to the ranks), from the same initial weights (same seed).
+Same config, same recipe: ``train_dataloader.batch_size`` is the global batch and
+``batch_policy='split'`` (tools/train.py) gives each of the 2 processes half of it, in stage 2 (4 ->
+2 x 2 videos) and stage 1 (8 -> 2 x 4 windows), at the same learning rate; the logged global batch
+and lr equal the single-process run's. Both runs make the same number of optimizer steps on the
+same samples (mmengine's DefaultSampler deals one seeded permutation out to the ranks), from the
+same initial weights (same seed).
 
 What differs, hence the tolerances:
 * Stage 1 (Similarity Matching): the loss is a mean over windows, so DDP's average of the two
@@ -20,8 +23,10 @@ What differs, hence the tolerances:
 """
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 
@@ -38,9 +43,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PROTOCOL = re.compile(r'protocol: global batch (\d+) = (\d+) process\(es\) x (\d+); '
+                      r'learning rate ([^;]+);')
+
+
+def protocol_lines(log: str) -> list:
+    """(global batch, processes, per-process batch, lr) of each run in a log: stage 1, stage 2."""
+    return PROTOCOL.findall(log)
+
+
+def reference_log(work: str) -> str:
+    """The single-process run's logs, stage 1 first."""
+    paths = sorted(glob.glob(osp.join(work, 'sola_stage1', '*', '*.log'))) + \
+        sorted(glob.glob(osp.join(work, '*', '*.log')))
+    return ''.join(open(p).read() for p in paths)
+
+
 def test_two_processes_match_one(reference, demo_data, tmp_path):
-    config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True, batch_size=2,
-                          stage1_extra="\n        'train_dataloader.batch_size': 4,")
+    config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True)  # = the reference's
     work = str(tmp_path / 'work')
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PORT=str(free_port()),
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
@@ -50,6 +70,13 @@ def test_two_processes_match_one(reference, demo_data, tmp_path):
     assert proc.returncode == 0, log[-6000:]
     assert "Distributed launcher: pytorch" in log and 'Distributed training: True' in log
     assert 'Epoch(train) [2][4/4]' in log  # 16 videos / (2 processes x 2) = 4 iterations
+
+    # the recipe: global batch and lr of stage 1 and stage 2 as logged by the 1-process run
+    ours = protocol_lines(log)
+    theirs = protocol_lines(reference_log(reference))
+    assert [(b, lr) for b, _, _, lr in ours] == [(b, lr) for b, _, _, lr in theirs] == \
+        [('8', '0.0001'), ('4', '0.001')], (ours, theirs)
+    assert [(n, per) for _, n, per, _ in ours] == [('2', '4'), ('2', '2')]
 
     # stage 1: equal up to float summation order
     from sola_mm.engine.checkpoint import load_checkpoint_file, state_dict_of

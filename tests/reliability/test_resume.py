@@ -59,9 +59,9 @@ def test_kill_during_stage2_checkpoint_write_then_resume(reference, demo_data, t
     file is abandoned, epoch_2.pth never appears, ``last_checkpoint`` still names the complete
     epoch_1.pth; ``--resume`` reuses the finished stage 1, repeats epoch 2 and ends equal."""
     once = str(tmp_path / 'killed')
+    # a config's own custom_hooks no longer drop stage 1 (it is a default hook of the SoLa base)
     extra = f"""
-    custom_hooks = [dict(type='SoLaStage1Hook'),
-                    dict(type='KillAtIterHook', at_save_epoch=2, once_file={once!r})]
+    custom_hooks = [dict(type='KillAtIterHook', at_save_epoch=2, once_file={once!r})]
     """
     config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True, extra=extra)
     work = str(tmp_path / 'work')
@@ -78,9 +78,41 @@ def test_kill_during_stage2_checkpoint_write_then_resume(reference, demo_data, t
 
     proc = train(config, work, '--resume')
     log = proc.stdout + proc.stderr
-    assert 'resumed epoch: 1' in log and 'reusing finished SoLa stage 1' in log
+    assert 'resumed epoch: 1' in log
+    assert 'SoLa neck keeps the weights it holds (a loaded state dict)' in log
     assert 'RNGStateHook: random streams restored from iteration 4' in log
     assert_same_run(work, reference)
+
+
+TRAINABLE = ', frozen=False'  # stage-1 weights fine-tuned with the head
+
+
+def test_kill_in_stage2_then_resume_keeps_a_fine_tuned_neck(demo_data, tmp_path):
+    """``frozen=False``: the neck trains with the head after stage 1. ``--resume`` restores it from
+    the stage-2 checkpoint; the stage-1 hook must not load the stage-1 weights over it (it did:
+    the resumed run then differed from an uninterrupted one)."""
+    reference = str(tmp_path / 'reference')
+    config = write_config(str(tmp_path / 'ref.py'), demo_data, sola=True, neck_extra=TRAINABLE)
+    train(config, reference)
+
+    once = str(tmp_path / 'killed')
+    extra = f"""
+    custom_hooks = [dict(type='KillAtIterHook', at_iter=6, once_file={once!r})]
+    """
+    config = write_config(str(tmp_path / 'cfg.py'), demo_data, sola=True, neck_extra=TRAINABLE,
+                          extra=extra)
+    work = str(tmp_path / 'work')
+    train(config, work, expect_rc=KILLED)
+    assert osp.exists(once) and last_checkpoint(work).endswith('epoch_1.pth')
+    proc = train(config, work, '--resume')
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 1' in log
+    assert 'SoLa neck keeps the weights it holds (a loaded state dict)' in log
+    assert 'SoLa neck loaded from stage-1 checkpoint' not in log
+    assert_same_run(work, reference)
+    stage1 = final_state(osp.join(reference, 'sola_stage1'))
+    fine_tuned = final_state(work)
+    assert not torch.equal(stage1['neck.conv1.weight'], fine_tuned['neck.conv1.weight'])
 
 
 def test_runner_checkpoints_load_with_weights_only(reference):

@@ -60,9 +60,9 @@ def test_ablation_config_builds(path, tmp_path):
     for split in ('train', 'val', 'test'):
         assert cfg[f'{split}_dataloader'].dataset.feat_dim == width, split
     assert receptive_field(neck, width) == span
-    hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
     if separate:
-        assert hooks == ['SoLaStage1Hook'] and model.neck_frozen
+        assert cfg.default_hooks.sola_stage1.type == 'SoLaStage1Hook' and model.neck_frozen
+        assert cfg.sola_stage1 is not None
         assert not any(p.requires_grad for p in neck.parameters())
         # stage 1 trains this very neck on these very features
         stage1 = stage1_config(cfg, dict(cfg.sola_stage1), cfg.model.neck, str(tmp_path))
@@ -74,6 +74,6 @@ def test_ablation_config_builds(path, tmp_path):
             assert data.data_prefix == cfg.train_dataloader.dataset.data_prefix, loader
             assert data.feature_ext == cfg.train_dataloader.dataset.feature_ext, loader
     else:  # unified: the neck is trained by the localization loss, nothing is pretrained
-        assert 'SoLaStage1Hook' not in hooks and not model.neck_frozen
+        assert cfg.sola_stage1 is None and not model.neck_frozen
         assert all(p.requires_grad for p in neck.parameters())
         assert cfg.model.neck.get('pretrained') is None

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from tools_test_utils import DEMO_CONFIG, ROOT, data_options
 
@@ -46,14 +47,14 @@ def _toy(n, seed, boundary=False):
 def test_linear_probe_deterministic_and_learns():
     train, val = _toy(2000, 0), _toy(300, 1)
     state = torch.random.get_rng_state()
-    a = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=3)
-    b = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=3)
+    a = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=3, sampling='all')
+    b = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=3, sampling='all')
     assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
     assert a['score'] == b['score'] and a['per_epoch'] == b['per_epoch']
     assert len(a['per_epoch']) == 4
     assert np.isclose(a['score'], np.mean([e['acc'] for e in a['per_epoch'][1:4]]))
     assert a['score'] > 0.85
-    c = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=4)
+    c = linear_probe(train, val, epochs=4, score_epochs=(1, 3), seed=4, sampling='all')
     assert c['per_epoch'] != a['per_epoch']  # the seed matters
     # no val snippet near a boundary: no boundary accuracy at all (never NaN)
     assert 'acc_boundary' not in a and all('acc_boundary' not in e for e in a['per_epoch'])
@@ -64,7 +65,7 @@ def test_linear_probe_deterministic_and_learns():
 
 def test_linear_probe_subset_accuracies():
     train, val = _toy(2000, 0), _toy(300, 1, boundary=True)
-    r = linear_probe(train, val, epochs=3, score_epochs=(0, 2), seed=0)
+    r = linear_probe(train, val, epochs=3, score_epochs=(0, 2), seed=0, sampling='all')
     for key, mask in (('acc_boundary', val.near_boundary), ('acc_action', val.y == 1),
                       ('acc_background', val.y == 0)):
         expected = np.mean([e[key] for e in r['per_epoch']])
@@ -92,7 +93,7 @@ def test_linear_eval_tool_prints_raw_and_sola(tiny_data, sola_ckpt, capsys, tmp_
     opts = [f'{k}={v}' for k, v in data_options(tiny_data).items()]
     out = tmp_path / 'res.json'
     results = linear_eval.main([DEMO_CONFIG, '--checkpoint', sola_ckpt, '--epochs', '4',
-                                '--score-epochs', '1', '3', '--out', str(out),
+                                '--score-epochs', '1', '3', '--out', str(out), '--sampling', 'all',
                                 '--cfg-options', *opts])
     text = capsys.readouterr().out
     assert 'raw' in text and 'SoLa' in text and 'score' in text and 'acc_boundary' in text
@@ -115,7 +116,8 @@ def test_stage1_logs_probe_and_stage2_loads_best(tiny_data, tmp_path):
               'train_dataloader.batch_size': 4, 'train_dataloader.num_workers': 0,
               'train_dataloader.persistent_workers': False, 'optim_wrapper.optimizer.lr': 1e-3,
               'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 50,
-              'val_evaluator.epochs': 4, 'val_evaluator.score_epochs': (1, 3)}
+              'val_evaluator.epochs': 4, 'val_evaluator.score_epochs': (1, 3),
+              'val_evaluator.chunk_size': 4}
     args = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
             '--work-dir', str(tmp_path), '--cfg-options']
     args += [f'{k}={v}' for k, v in opts.items() if k != 'sola_stage1.cfg_options']
@@ -235,7 +237,8 @@ def test_linear_eval_stage1_config_finds_best(tiny_data, sola_ckpt, capsys, tmp_
     work.mkdir()
     shutil.copy(sola_ckpt, work / 'best_probe_score_epoch_3.pth')
     results = linear_eval.main([config, '--work-dir', str(work), '--epochs', '3',
-                                '--score-epochs', '0', '2', '--cfg-options', *opts])
+                                '--score-epochs', '0', '2', '--sampling', 'all',
+                                '--cfg-options', *opts])
     text = capsys.readouterr().out
     assert f'SoLa checkpoint {work / "best_probe_score_epoch_3.pth"}' in text
     assert 'SoLa-raw' in text
@@ -261,7 +264,8 @@ def test_linear_probe_metric_keys(tiny_data):
     data = samples('train', tiny_data['train'], 1.0) + samples('val', tiny_data['val'], 1.0)
     inputs = [s['feature'] for s in data]
     for per_class in (False, True):
-        metric = LinearProbeMetric(epochs=3, score_epochs=(0, 2), per_class=per_class)
+        metric = LinearProbeMetric(epochs=3, score_epochs=(0, 2), per_class=per_class,
+                                   sampling='all')
         metric.process(dict(inputs=inputs), data)
         out = metric.compute_metrics(metric.results)
         assert {'score', 'raw_score', 'acc_boundary', 'acc_action', 'acc_background'} <= set(out)
@@ -285,3 +289,78 @@ def test_stage1_weights_fine_tuned_when_the_neck_is_not_frozen(tiny_data, tmp_pa
         assert torch.equal(value, best_sd[f'neck.{key}']), key
     assert all(p.requires_grad for p in neck.parameters())
     assert neck.train().training
+
+
+def _videos(lengths, seed=0, width=6):
+    """Videos as ProbeSet input: features, and one action segment over the middle third."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, n in enumerate(lengths):
+        info = dict(video_name=f'v{i}', duration_second=float(n), duration_frame=n, feature_frame=n,
+                    annotations=[dict(segment=[n / 3, 2 * n / 3], label='a')])
+        x = rng.standard_normal((n, width)).astype(np.float32)
+        x[:, 0] += np.where(snippet_labels(n, info)[0] == 1, 4.0, -4.0)
+        out.append((x, info))
+    return out
+
+
+def test_snippet_chunks_are_the_authors():
+    """make_evaluation_db: videos shuffled, per label the snippets in that order cut into runs of
+    100 (a chunk may span videos), `while len > 100` keeps (N - 1) // 100 chunks."""
+    from sola_mm.evaluation.linear_probe import snippet_chunks
+    data = build_probe_set(_videos([150, 330, 90, 300]))
+    gen = torch.Generator().manual_seed(0)
+    chunks = snippet_chunks(data, 100, gen)
+    n_pos, n_neg = int((data.y == 1).sum()), int((data.y == 0).sum())
+    assert len(chunks) == (n_pos - 1) // 100 + (n_neg - 1) // 100
+    for chunk in chunks:
+        assert len(set(data.y[chunk].tolist())) == 1          # one label per chunk
+    flat = chunks.flatten()
+    assert len(set(flat.tolist())) == len(flat)              # no snippet twice
+    # inside a chunk the snippets follow the shuffled video order, and time inside a video
+    video = data.video[flat].view(chunks.shape)
+    rank = {}
+    for row_v, row_i in zip(video.tolist(), chunks.tolist()):
+        for v, i in zip(row_v, row_i):
+            rank.setdefault(v, len(rank))
+        assert all(rank[a] < rank[b] or (a == b and i < j)
+                   for a, b, i, j in zip(row_v, row_v[1:], row_i, row_i[1:]))
+    # an exact multiple of 100 loses its last full chunk (the authors' strict `>`)
+    exact = ProbeSet(torch.zeros(200, 2), torch.ones(200, dtype=torch.long),
+                     torch.zeros(200, dtype=torch.bool), torch.zeros(200, dtype=torch.long), [],
+                     torch.zeros(200, dtype=torch.long))
+    assert len(snippet_chunks(exact, 100, gen)) == 1
+
+
+def test_linear_probe_default_is_the_authors_protocol():
+    """Default: one random snippet per 100-snippet chunk per epoch (train and val), SGD 0.01 /
+    momentum 0.9, 16 epochs, score = mean of epochs 6-15 (eval_results[5:15]); seeded."""
+    import inspect
+    defaults = {k: v.default for k, v in inspect.signature(linear_probe).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    assert defaults == dict(epochs=16, lr=0.01, momentum=0.9, batch_size=256, score_epochs=(5, 14),
+                            normalize=True, seed=0, sampling='chunk', chunk_size=100)
+    train = build_probe_set(_videos([400] * 30, seed=1))
+    val = build_probe_set(_videos([400] * 8, seed=2))
+    state = torch.random.get_rng_state()
+    a = linear_probe(train, val)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert a == linear_probe(train, val)                       # reproducible
+    assert a['per_epoch'] != linear_probe(train, val, seed=1)['per_epoch']
+    n = lambda d: sum((int((d.y == c).sum()) - 1) // 100 for c in (0, 1))  # noqa: E731
+    assert (a['num_train'], a['num_val']) == (n(train), n(val)) == (119, 31)
+    assert a['score'] == pytest.approx(np.mean([e['acc'] for e in a['per_epoch'][5:15]]))
+    assert a['score'] > 0.85
+    every = linear_probe(train, val, sampling='all')
+    assert (every['num_train'], every['num_val']) == (len(train.y), len(val.y))
+    with pytest.raises(ValueError, match="no chunk of 101.*sampling='all'"):
+        linear_probe(train, build_probe_set(_videos([30, 40])))
+
+
+def test_stage1_probe_configs_use_the_authors_protocol():
+    from mmengine.config import Config
+    for name in ('sola_pretrain_anet.py', 'sola_pretrain_hacs.py'):
+        ev = Config.fromfile(osp.join(ROOT, 'configs', name)).val_evaluator
+        assert ev.type == 'LinearProbeMetric'
+        assert (ev.sampling, ev.chunk_size, tuple(ev.score_epochs), ev.epochs, ev.lr,
+                ev.momentum, ev.batch_size) == ('chunk', 100, (5, 14), 16, 0.01, 0.9, 256), name

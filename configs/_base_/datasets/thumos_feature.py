@@ -17,6 +17,9 @@ streams_train = dict(flow=data_root + 'features/flow_val.h5', rgb=data_root + 'f
 streams_test = dict(flow=data_root + 'features/flow_test.h5',
                     rgb=data_root + 'features/rgb_test.h5')
 feature_key = '{video}'
+# flow and rgb files of unequal length are trimmed to the shorter (G-TAD `master` dataset.py:
+# num_snippet = min over the streams, after [::skip]), with a warning per video; 'error' refuses.
+length_mismatch = 'truncate'
 feature_stride = 5       # rows stored per frame -> one snippet every 5 frames
 snippet_stride = 5       # frames per snippet (G-TAD skip_videoframes)
 feat_dim = 2048
@@ -41,6 +44,7 @@ train_dataloader = dict(
                  feature_key=feature_key, feature_stride=feature_stride,
                  snippet_stride=snippet_stride, window_size=window_size,
                  window_stride=window_stride, ioa_threshold=0.9, feat_dim=feat_dim,
+                 length_mismatch=length_mismatch,
                  video_info_file=video_info_train, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
@@ -49,6 +53,7 @@ val_dataloader = dict(
                  feature_key=feature_key, feature_stride=feature_stride,
                  snippet_stride=snippet_stride, window_size=window_size,
                  window_stride=window_stride, feat_dim=feat_dim, video_info_file=video_info_test,
+                 length_mismatch=length_mismatch,
                  pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 

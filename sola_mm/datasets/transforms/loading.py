@@ -31,16 +31,18 @@ class LoadTALFeature(BaseTransform):
             the transform leaves it at None).
         key: array name in ``.npz``/``.h5`` files, ``'{video}'`` = the video name (shared files);
             default ``results['feature_key']`` if any, else None (one array per file).
-        same_width, length_mismatch: stream checks (see ``feature_io.load_video_features``).
+        same_width, length_mismatch: stream checks (see ``feature_io.load_video_features``);
+            ``length_mismatch=None`` takes ``results['length_mismatch']`` (set by the dataset),
+            else ``'error'``.
         ext: feature file extension used with ``streams`` folders when ``feature_path`` is absent.
     """
 
     def __init__(self, feat_dim: Optional[int] = None, temporal_scale: Optional[int] = None,
                  fmt: Optional[str] = None, streams: Optional[Mapping[str, str]] = None,
                  stride: Optional[int] = None, key: Optional[str] = None,
-                 same_width: bool = True, length_mismatch: str = 'error',
+                 same_width: bool = True, length_mismatch: Optional[str] = None,
                  ext: str = '.npy') -> None:
-        if length_mismatch not in ('error', 'truncate'):
+        if length_mismatch not in (None, 'error', 'truncate'):
             raise ValueError(f"LoadTALFeature: length_mismatch must be 'error' or 'truncate', "
                              f'got {length_mismatch!r}')
         if stride is not None and stride < 1:
@@ -76,7 +78,8 @@ class LoadTALFeature(BaseTransform):
         feats = load_video_features(
             self._paths(results), results.get('video_name', ''), key=key, stride=stride,
             fmt=self.fmt, feat_dim=self.feat_dim or results.get('feat_dim'), same_width=self.same_width,
-            length_mismatch=self.length_mismatch, window=window, pad_to=pad_to)
+            length_mismatch=self.length_mismatch or results.get('length_mismatch', 'error'),
+            window=window, pad_to=pad_to)
         temporal_scale = self.temporal_scale or results.get('temporal_scale')
         if temporal_scale:
             feats = resize_features(feats, temporal_scale)

@@ -1,5 +1,6 @@
+from .protocol import ProtocolHook
 from .rng_state import RNGStateHook
 from .stage1 import SoLaStage1Hook
 from .timeline_hook import TALVisualizationHook
 
-__all__ = ['RNGStateHook', 'SoLaStage1Hook', 'TALVisualizationHook']
+__all__ = ['ProtocolHook', 'RNGStateHook', 'SoLaStage1Hook', 'TALVisualizationHook']

@@ -3,6 +3,9 @@
 Stage 2 (the localizer) trains on the output of a frozen SoLa neck. Before its first epoch this
 hook makes sure the neck holds stage-1 weights:
 
+0. The neck already holds weights (``--resume`` or ``load_from`` restored it with the model,
+   which mmengine does before this hook runs, or ``model.neck.pretrained`` loaded them): keep them,
+   so a fine-tuned neck (``frozen=False``) is never reset to the stage-1 weights.
 1. ``sola_stage1.checkpoint`` is set: load it.
 2. ``<work_dir>/<work_subdir>/stage1_done.json`` exists (a finished stage 1): load the checkpoint
    it names (the best by linear probe when stage 1 validates, else the last).
@@ -15,6 +18,11 @@ With ``inherit=True`` the stage-1 config takes the neck architecture and the tra
 ``--cfg-options`` on the stage-2 data reaches both stages. The linear probe that picks the
 stage-1 checkpoint (a ``LinearProbeDataset`` val dataloader) is pointed at the same features, fitted
 on the stage-2 train annotation file and scored on the stage-2 val annotation file.
+
+The hook is ``default_hooks.sola_stage1`` of ``configs/_base_/default_runtime.py`` (a dict merged
+key by key, so a config's own ``custom_hooks`` cannot drop it); it does nothing without a SoLa
+neck. Without it (or without ``sola_stage1``) ``NeckLocalizer`` refuses to train a frozen neck
+that holds no weights.
 """
 from __future__ import annotations
 
@@ -34,8 +42,10 @@ from mmengine.visualization import Visualizer
 
 from mmaction.registry import HOOKS
 
+from ...models.localizers.neck_localizer import (MissingStage1Error, NeckLocalizer,
+                                                 missing_stage1_message)
 from ...models.necks.sola import SoLa
-from ..launch import prepare_runtime
+from ..launch import apply_batch_policy, prepare_runtime
 from .rng_state import preserved_rng
 
 MARKER = 'stage1_done.json'
@@ -100,6 +110,8 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
     cfg.work_dir = work_dir
     cfg.launcher = stage2_cfg.get('launcher', 'none')
     prepare_runtime(cfg)  # multi-process on CPU: gloo, DDP without device ids (as stage 2)
+    cfg.batch_policy = stage2_cfg.get('batch_policy', cfg.get('batch_policy', 'split'))
+    apply_batch_policy(cfg)  # the stage-1 batch (256 windows) stays global under N processes
     cfg.randomness = copy.deepcopy(stage2_cfg.get('randomness', cfg.get('randomness')))
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     cfg.load_from = None
@@ -163,9 +175,23 @@ class SoLaStage1Hook(Hook):
     def before_train(self, runner) -> None:
         model = _unwrap(runner.model)
         neck = getattr(model, 'neck', None)
-        if not isinstance(neck, SoLa):
+        if not isinstance(model, NeckLocalizer) or not isinstance(neck, SoLa):
+            return  # a baseline, or stage 1 itself (SoLaPretrainer)
+        if neck.has_weights:
+            # --resume / load_from restored the neck with the rest of the model (mmengine loads
+            # before this hook runs), `pretrained=` gave it weights, or another instance of this
+            # hook already did its work: loading stage 1 now would overwrite a fine-tuned neck
+            runner.logger.info(f'SoLa neck keeps the weights it holds ({neck.weights_source}); '
+                               'stage 1 is neither run nor loaded over them')
             return
-        spec = dict(runner.cfg.get(self.key) or {})
+        spec = runner.cfg.get(self.key)
+        if spec is None:
+            if neck.frozen:
+                raise MissingStage1Error(missing_stage1_message(f'`{self.key}` is not set'))
+            runner.logger.info(f'`{self.key}` is not set and the SoLa neck is trainable: it trains '
+                               'from its initialisation with the head (unified, no stage 1)')
+            return
+        spec = dict(spec)
         checkpoint = spec.get('checkpoint') or self._finished_or_run(runner, spec)
         neck.load_pretrained(checkpoint)
         # the optimizer (and a DDP wrapper) were built from the configured neck before this hook:

@@ -35,7 +35,9 @@ class LinearProbeMetric(BaseMetric):
 
     Args:
         boundary_k: "near a boundary" neighbourhood in snippets.
-        epochs, lr, momentum, batch_size, score_epochs, normalize, seed: see ``linear_probe``.
+        epochs, lr, momentum, batch_size, score_epochs, normalize, seed, sampling, chunk_size:
+            see ``linear_probe`` (defaults: the authors' protocol, one random snippet per
+            100-snippet chunk, mean accuracy of epochs 6-15; ``sampling='all'``: every snippet).
         compare_raw: also report ``raw_score``, the probe on the model's inputs.
         per_class: also report ``acc_class/<category>`` (off by default: ActivityNet would add
             200 keys to every validation log line; ``tools/linear_eval.py`` prints them).
@@ -46,13 +48,15 @@ class LinearProbeMetric(BaseMetric):
 
     def __init__(self, boundary_k: int = 2, epochs: int = 16, lr: float = 0.01,
                  momentum: float = 0.9, batch_size: int = 256,
-                 score_epochs: Tuple[int, int] = (6, 15), normalize: bool = True, seed: int = 0,
+                 score_epochs: Tuple[int, int] = (5, 14), normalize: bool = True, seed: int = 0,
+                 sampling: str = 'chunk', chunk_size: int = 100,
                  compare_raw: bool = True, per_class: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.boundary_k = boundary_k
         self.probe_args = dict(epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
-                               score_epochs=tuple(score_epochs), normalize=normalize, seed=seed)
+                               score_epochs=tuple(score_epochs), normalize=normalize, seed=seed,
+                               sampling=sampling, chunk_size=chunk_size)
         self.compare_raw = compare_raw
         self.per_class = per_class
         self._raw_result: Optional[Dict[str, Any]] = None
@@ -92,7 +96,8 @@ class LinearProbeMetric(BaseMetric):
             if self._raw_result is not None:
                 metrics['raw_score'] = self._raw_result['score']
         MMLogger.get_current_instance().info(
-            f'linear probe ({result["num_train"]} train / {result["num_val"]} val snippets): '
+            f'linear probe ({result["num_train"]} train / {result["num_val"]} val snippets per '
+            f'epoch, sampling={result["sampling"]}): '
             f'score {metrics["score"]:.4f}'
             + (f' (raw features {metrics["raw_score"]:.4f})' if 'raw_score' in metrics else ''))
         return metrics

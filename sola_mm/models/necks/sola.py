@@ -63,6 +63,10 @@ class SoLa(BaseModule):
         self.alpha = nn.Parameter(torch.full((1,), float(alpha_init)))
         self.frozen = frozen
         self.pretrained = pretrained
+        # where the current weights came from: None until a stage-1 checkpoint (load_pretrained)
+        # or a state dict holding every SoLa tensor (resume, load_from, a test checkpoint) is
+        # loaded; a frozen neck without weights is the identity, i.e. the baseline
+        self.weights_source: Optional[str] = None
         if frozen:
             self.freeze()
 
@@ -111,3 +115,19 @@ class SoLa(BaseModule):
         SoLa state dict."""
         from sola_mm.engine.checkpoint import load_submodule_state
         load_submodule_state(self, path, prefixes=('neck.', 'sola.', ''))
+        self.weights_source = path
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether trained weights were loaded (stage 1, or a checkpoint holding the neck)."""
+        return self.weights_source is not None
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        # called by torch's and mmengine's load_state_dict for every submodule: a checkpoint that
+        # holds all of the neck's tensors (resume, load_from, tools/test.py) gives it weights
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        own = [prefix + name for name, _ in self.named_parameters(recurse=True)]
+        if own and all(key in state_dict for key in own):
+            self.weights_source = 'a loaded state dict'
