@@ -1,5 +1,5 @@
-from .protocol import ProtocolHook
 from .rng_state import RNGStateHook
+from .protocol import ProtocolHook
 from .stage1 import SoLaStage1Hook
 from .timeline_hook import TALVisualizationHook
 
