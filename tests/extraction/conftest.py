@@ -1,13 +1,8 @@
 """Generated video files (coloured moving shapes, H.264 mp4) and the tiny random recognizer."""
-import os.path as osp
-
 import pytest
 
 import sola_mm  # noqa: F401
 from sola_mm.extraction.demo_videos import write_video
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_RECOGNIZER = osp.join(ROOT, 'configs', 'extractors', 'tiny_r3d_demo.py')
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RECOGNIZER
+from extraction_test_utils import TINY_RECOGNIZER
 
 from sola_mm.apis.extract import extract_features, write_video_info
 from sola_mm.extraction import (PRESETS, FeatureExtractor, ShortVideoError, VideoError,
