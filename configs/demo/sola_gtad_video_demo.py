@@ -38,7 +38,8 @@ sola_stage1 = dict(cfg_options={
     'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0,
     'train_dataloader.persistent_workers': False, 'train_dataloader.dataset.window': 12,
     'model.loss.num_positions': 4, 'model.loss.step_start': 2,
-    'default_hooks.checkpoint.interval': 5})
+    'default_hooks.checkpoint.interval': 5,
+    'val_evaluator.sampling': 'all'})  # the probe's 100-snippet chunks need longer videos
 # G-TAD: 40 short epochs on the 8 training videos
 train_cfg = dict(max_epochs=40, val_interval=40)
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=40, by_epoch=True, milestones=[30],
