@@ -320,8 +320,8 @@ def inference_localizer(model: torch.nn.Module, inputs: Union[str, Sequence[str]
                 if fps is not None:
                     base.setdefault('fps', fps)
                 if video_info:
-                    extra = video_info.get(name, video_info) if isinstance(
-                        next(iter(video_info.values()), None), dict) else video_info
+                    per_video = isinstance(next(iter(video_info.values()), None), dict)
+                    extra = video_info.get(name, {}) if per_video else video_info
                     base.update(extra)
                 stride = float(meta.get('snippet', {}).get('stride') or default_stride)
                 timing[name] = _timing(name, length, base, stride, path)
