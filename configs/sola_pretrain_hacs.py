@@ -27,8 +27,10 @@ model = dict(
               dilation1=1, kernel_size2=1, dilation2=1),
     projector_hidden=512,
     loss=dict(type='SimilarityMatchingLoss', num_positions=8, step=2, step_start=4, coef=16.0))
+# each window is one file read (~0.7 ms, tools/benchmark_stage1_memory.py): 8 workers keep a GPU
+# fed (the authors use 16)
 train_dataloader = dict(
-    batch_size=256, num_workers=2, persistent_workers=True,
+    batch_size=256, num_workers=8, persistent_workers=True,
     sampler=dict(type='SimilarityWindowSampler', shuffle=True),
     dataset=dict(type='SimilarityWindowDataset', ann_file=ann_file_train,
                  data_prefix=dict(feature=feature_dir), feature_ext='.npy', feat_dim=feat_dim,

@@ -8,7 +8,8 @@
 _base_ = ['sola_pretrain_hacs.py']
 data_root = 'data/thumos14/'
 model = dict(neck=dict(in_channels=2048))
-train_dataloader = dict(dataset=dict(ann_file=data_root + 'thumos_val_lengths.json',
+train_dataloader = dict(num_workers=2,
+                        dataset=dict(ann_file=data_root + 'thumos_val_lengths.json',
                                      data_prefix=dict(feature=data_root + 'features_concat/')))
 # no HACS probe here: stage 1 keeps the last checkpoint
 val_dataloader = None

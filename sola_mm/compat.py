@@ -201,6 +201,24 @@ def _atomic_local_writes() -> None:
             module.find_latest_checkpoint = _checked_find_latest(module.find_latest_checkpoint)
 
 
+# 5. mmcv-lite (the ops-free build mmaction2 needs on CPU) warns at every import of
+#    mmcv.cnn.bricks.transformer that MultiScaleDeformableAttention (a compiled op no sola_mm model
+#    uses) is missing: every tool started with it. Ignore exactly that message, only where
+#    mmcv-lite <= 2.2 is installed without the full mmcv (with the full build the op imports).
+_MSDA_MESSAGE = r'Fail to import ``MultiScaleDeformableAttention``'
+
+
+def _mmcv_lite_warns() -> bool:
+    lite = _dist_version('mmcv-lite')
+    return (lite != '0' and _version_tuple(lite) <= (2, 2, 0) and _dist_version('mmcv') == '0'
+            and 'mmcv.cnn.bricks.transformer' not in sys.modules)
+
+
+def _ignore_msda_warning() -> None:
+    import warnings
+    warnings.filterwarnings('ignore', message=_MSDA_MESSAGE, category=UserWarning)
+
+
 FIXES: List[Fix] = [
     Fix('drn', 'open-mmlab/mmaction2#2714 (fix PR #2721 unmerged)', _drn_missing,
         _register_drn_placeholder),
@@ -210,6 +228,8 @@ FIXES: List[Fix] = [
         _add_safe_globals),
     Fix('atomic_save', 'mmengine 0.10.7 LocalBackend.put/put_text write in place (no temp file)',
         _writes_in_place, _atomic_local_writes),
+    Fix('mmcv_lite_warning', 'open-mmlab/mmpose#3014, open-mmlab/mmcv#1975 (mmcv-lite warns about '
+        'a compiled op it does not ship)', _mmcv_lite_warns, _ignore_msda_warning),
 ]
 
 _APPLIED: Dict[str, bool] = {}

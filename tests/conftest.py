@@ -13,6 +13,13 @@ init_default_scope('mmaction')  # what the Runner sets from `default_scope` in e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def preflight_cache(tmp_path_factory):
+    """The data check's cache (sola_mm/datasets/preflight.py) in the session's tmp folder, for
+    this process and the tools it starts, not in the user's ~/.cache."""
+    os.environ['SOLA_MM_CACHE_DIR'] = str(tmp_path_factory.mktemp('preflight_cache'))
+
+
 @pytest.fixture(scope='session')
 def tiny_anet(tmp_path_factory):
     """16 train + 8 val videos, 32 channels, 3 classes, .npy features."""
@@ -80,4 +87,6 @@ def tiny_stage1_options(epochs):
             'sola_stage1.cfg_options.model.loss.num_positions=4',
             'sola_stage1.cfg_options.model.loss.step_start=2',
             'sola_stage1.cfg_options.default_hooks.checkpoint.interval=1',
+            # too few snippets for the authors' 100-snippet chunks: probe every snippet
+            'sola_stage1.cfg_options.val_evaluator.sampling=all',
             'model.neck.in_channels=32', 'model.neck.hidden_channels=16']

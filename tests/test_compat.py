@@ -72,6 +72,13 @@ DEFECTS = {
         print(json.dumps(dict(left=left, temp_files=[f for f in os.listdir(tmp) if '.tmp.' in f],
                               latest=find_latest_checkpoint(work))))
     ''',
+    'mmcv_lite_warning': '''
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            import sola_mm  # imports mmaction.models -> mmcv.cnn.bricks.transformer
+        print(json.dumps(dict(warnings=[str(w.message) for w in caught])))
+    ''',
 }
 
 
@@ -190,3 +197,14 @@ def test_atomic_save(defects, scratch):
     LocalBackend().put(b'new', path)  # and a write that succeeds replaces the file
     with open(path, 'rb') as f:
         assert f.read() == b'new'
+
+
+def test_mmcv_lite_warning(defects):
+    needed('mmcv_lite_warning')
+    assert any('MultiScaleDeformableAttention' in w for w in defects['mmcv_lite_warning']['warnings'])
+    # with the fix, a tool starts without it (python -W default shows every warning once)
+    proc = subprocess.run([sys.executable, '-W', 'default', 'tools/convert_features.py', '--help'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'MultiScaleDeformableAttention' not in proc.stderr

@@ -163,8 +163,8 @@ def main() -> None:
         if key == 'build_s':
             fixed = r['fixed_build_s']
             return fixed + max(r[key] - fixed, 0.0) * args.full_videos / r['videos']
-        a = results[mode, 'half'][key]
-        return r[key] + (r[key] - a) / (args.videos - half) * (args.full_videos - args.videos)
+        slope = max(r[key] - results[mode, 'half'][key], 0.0) / (args.videos - half)
+        return r[key] + slope * (args.full_videos - args.videos)
 
     print(f'\n{"mode":8s} {"videos":>7s} {"build s":>9s} {"epoch s":>9s} {"peak RSS MiB":>13s}')
     for (mode, ann), r in results.items():

@@ -14,6 +14,7 @@ import sola_mm  # noqa: E402,F401  (compat fixes + registration)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from sola_mm.datasets.preflight import DataError, check_data  # noqa: E402
 from sola_mm.engine.launch import apply_batch_policy, load_config, prepare_runtime  # noqa: E402
 
 
@@ -75,7 +76,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.auto_scale_lr = dict(base_batch_size=16)
         cfg.auto_scale_lr['enable'] = True
     if cfg.get('randomness') is None:
-        cfg.randomness = dict()
+        cfg.randomness = dict(seed=None)  # mmengine's default: a random seed, logged
     randomness = cfg.randomness
     if args.seed is not None:
         randomness['seed'] = args.seed
@@ -93,6 +94,10 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
+    try:  # missing or bad data: one short report, before the Runner prints anything
+        check_data(cfg, args.config)
+    except DataError as err:
+        sys.exit(str(err))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
     if runner is None:
         from mmengine.registry import RUNNERS

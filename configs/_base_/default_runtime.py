@@ -12,7 +12,8 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncBuffersHook'),
     sola_stage1=dict(type='SoLaStage1Hook'),  # SoLa stage 1 (nothing without a SoLa neck)
     rng_state=dict(type='RNGStateHook'),  # checkpoints the RNG streams: exact --resume
-    protocol=dict(type='ProtocolHook'))  # logs checkpoint rule, global batch and lr; flags changes
+    protocol=dict(type='ProtocolHook'),  # logs checkpoint rule, global batch and lr; flags changes
+    data_check=dict(type='DataCheckHook'))  # every feature file of every split, before training
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -8,4 +8,7 @@ model = dict(_delete_=True, type='NeckLocalizer', localizer={{_base_.model}},
              neck=dict(type='SoLa', in_channels=400, hidden_channels=512, frozen=True))
 sola_stage1 = dict(config='{{ fileDirname }}/../sola_pretrain_anet.py', checkpoint=None,
                    work_subdir='sola_stage1', inherit=True, cfg_options=dict())
-default_hooks = dict(sola_stage1=dict(type='SoLaStage1Hook'))  # merged into MMAction2's hooks
+# merged into MMAction2's hooks; data_check: sola_mm's data check (every feature file of every
+# split, all problems in one table) before stage 1
+default_hooks = dict(sola_stage1=dict(type='SoLaStage1Hook'),
+                     data_check=dict(type='DataCheckHook'))

@@ -1,5 +1,5 @@
 """Feature datasets and transforms for temporal action localization."""
-from . import transforms  # noqa: F401
+from . import preflight, transforms  # noqa: F401  (preflight registers DataCheckHook)
 from .anet_feature_dataset import ANetFeatureDataset
 from .probe_dataset import LinearProbeDataset
 from .sm_window_dataset import SimilarityWindowDataset

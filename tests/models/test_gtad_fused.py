@@ -110,10 +110,13 @@ def test_fused_path_never_builds_the_sgalign_tensor(fused):
 
 
 def neck_localizer(frozen):
-    return MODELS.build(dict(
+    model = MODELS.build(dict(
         type='NeckLocalizer', localizer=gtad_cfg('anet'),
         neck=dict(type='SoLa', in_channels=12, hidden_channels=8, alpha_init=0.4,
                   frozen=frozen)))
+    # as if stage 1 had handed over these weights (a frozen neck without them refuses to train)
+    model.neck.load_state_dict(model.neck.state_dict())
+    return model
 
 
 def test_gradients_flow_through_gtad_and_stop_at_frozen_neck():

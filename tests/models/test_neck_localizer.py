@@ -31,6 +31,7 @@ def test_frozen_neck_gets_no_gradient_localizer_does():
     model = MODELS.build(dict(type='NeckLocalizer', localizer=bmn_cfg(),
                               neck=dict(type='SoLa', in_channels=C, hidden_channels=8,
                                         alpha_init=0.4, frozen=True)))
+    model.neck.load_state_dict(model.neck.state_dict())  # as if stage 1 had handed them over
     model.train()
     assert not model.neck.training
     losses = model(list(torch.randn(2, C, T)), samples(2), mode='loss')

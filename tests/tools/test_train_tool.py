@@ -47,3 +47,11 @@ def test_amp_sets_amp_optim_wrapper():
     cfg = train_tool.merge_args(_bare_cfg(), _args(amp=True))
     assert cfg.optim_wrapper['type'] == 'AmpOptimWrapper'
     assert cfg.optim_wrapper['loss_scale'] == 'dynamic'
+
+
+def test_config_without_randomness_gets_a_seed_runner_accepts():
+    # MMAction2's own configs have no `randomness`: mmengine's Runner.set_randomness needs `seed`
+    from mmengine.runner import Runner
+    cfg = train_tool.merge_args(_bare_cfg(), _args())
+    Runner.set_randomness(Runner.__new__(Runner), **cfg.randomness)
+    assert cfg.randomness['seed'] is None

@@ -97,7 +97,7 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
         neck = copy.deepcopy(dict(neck_cfg))
         neck.update(frozen=False, pretrained=None)
         cfg.model.neck = ConfigDict(neck)
-        source = stage2_cfg.train_dataloader.dataset
+        source = _sola_data_layout(stage2_cfg.train_dataloader.dataset, stage2_cfg.model, neck)
         target = cfg.train_dataloader.dataset
         for key in _DATA_KEYS:
             if key in source:
@@ -106,7 +106,7 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
         for key in ('feat_dim', 'temporal_scale'):
             if load.get(key) is not None:
                 target[key] = load[key]
-        _inherit_probe_data(cfg, stage2_cfg, load)
+        _inherit_probe_data(cfg, stage2_cfg, load, source)
     cfg.work_dir = work_dir
     cfg.launcher = stage2_cfg.get('launcher', 'none')
     prepare_runtime(cfg)  # multi-process on CPU: gloo, DDP without device ids (as stage 2)
@@ -118,14 +118,40 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
     return cfg
 
 
-def _inherit_probe_data(cfg: Config, stage2_cfg: Config, load: dict) -> None:
+def _sola_data_layout(dataset: dict, model: dict, neck: dict) -> dict:
+    """The stage-2 train dataset config in sola_mm's layout (``data_prefix.feature``).
+
+    MMAction2's own ``ActivityNetDataset`` (its BMN configs) reads ``<data_prefix.video>/<video>.csv``
+    and declares neither width nor length: those become ``data_prefix.feature`` +
+    ``feature_ext='.csv'``, the neck's ``in_channels`` and the localizer's ``temporal_dim``. A
+    layout that names no feature folder at all is an error saying what to set."""
+    prefix = dataset.get('data_prefix') or {}
+    if 'feature' in prefix or dataset.get('streams'):
+        return dataset
+    if 'video' not in prefix:
+        raise ValueError(
+            f'sola_stage1.inherit=True: the stage-2 train dataset ({dataset.get("type")}) names no '
+            f'feature folder (data_prefix={dict(prefix)!r}); expected data_prefix.feature (sola_mm) '
+            'or data_prefix.video (MMAction2 ActivityNetDataset). Set sola_stage1.inherit=False and '
+            'give the stage-1 data in sola_stage1.cfg_options')
+    mapped = copy.deepcopy(dict(dataset))
+    mapped['data_prefix'] = dict(feature=prefix['video'])
+    mapped.setdefault('feature_ext', '.csv')
+    localizer = (model or {}).get('localizer') or model or {}
+    for key, value in (('feat_dim', neck.get('in_channels')),
+                       ('temporal_scale', localizer.get('temporal_dim'))):
+        if value is not None:
+            mapped.setdefault(key, value)
+    return mapped
+
+
+def _inherit_probe_data(cfg: Config, stage2_cfg: Config, load: dict, train_src: dict) -> None:
     """Point the linear probe (a ``LinearProbeDataset`` val dataloader) at the stage-2 data: fit on
     the stage-2 train annotation file, score on the stage-2 val annotation file, same features."""
     probe_loader = cfg.get('val_dataloader') or {}
     probe = probe_loader.get('dataset') or {}
     if probe.get('type') != 'LinearProbeDataset':
         return
-    train_src = stage2_cfg.train_dataloader.dataset
     val_loader = stage2_cfg.get('val_dataloader') or {}
     val_src = val_loader.get('dataset') or {}
     for key in ('data_prefix', 'feature_ext', 'data_root', 'feat_dim', 'temporal_scale'):
