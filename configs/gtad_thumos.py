@@ -13,7 +13,11 @@ model = dict(
                    fused_sgalign=True))
 # Official schedule (`master` gtad_train.py / opts): Adam lr 4e-5, weight decay 1e-4, batch 8,
 # gradient-norm clip 1, 10 epochs, lr x0.1 after epoch 5.
-train_dataloader = dict(batch_size=8)
+# G-TAD's last window (master dataset.py): one more window ending at the video end only when the
+# regular ones leave more than int(T / skip) snippets (51 at T = 256) uncovered
+train_dataloader = dict(batch_size=8, dataset=dict(tail_min_snippets='gtad'))
+val_dataloader = dict(dataset=dict(tail_min_snippets='gtad'))
+test_dataloader = dict(dataset=dict(tail_min_snippets='gtad'))
 max_epochs = 10
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')

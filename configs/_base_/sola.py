@@ -17,3 +17,10 @@ sola_stage1 = dict(
     work_subdir='sola_stage1',  # stage 1 runs (and resumes) in <work_dir>/sola_stage1
     inherit=True,               # stage 1 takes the neck and the training features from this config
     cfg_options=dict())         # overrides for the stage-1 config (e.g. train_cfg.max_epochs)
+# SoLa sees each video whole, at its native length, as the authors' process_feature: the datasets
+# hand over the native-length features and the model resizes to temporal_scale (ANet, HACS) or
+# cuts the THUMOS window after the neck (docs/protocol.md, "Order"). The SoLa configs set these on
+# their train/val/test datasets; `neck_context` real snippets on each side of a THUMOS window cover
+# the neck's receptive field (checked by NeckLocalizer; None: the whole video).
+sola_data = dict(neck_input='native')
+sola_window_data = dict(neck_input='native', neck_context=16)

@@ -8,3 +8,7 @@ model = dict(neck=dict(type='SoLa', in_channels={{_base_.demo_feat_dim}}, hidden
                        frozen=True))
 sola_stage1 = dict(config='{{ fileDirname }}/../sola_pretrain_thumos.py', inherit=False,
                    cfg_options={{_base_.demo_stage1_options}})
+# the neck sees the native-length video, the model cuts windows after it (_base_/sola.py)
+train_dataloader = dict(dataset={{_base_.sola_window_data}})
+val_dataloader = dict(dataset={{_base_.sola_window_data}})
+test_dataloader = dict(dataset={{_base_.sola_window_data}})

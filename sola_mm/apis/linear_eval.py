@@ -59,15 +59,18 @@ def run_linear_eval(cfg, checkpoint: Optional[str] = None, temporal_scale: Optio
                     **probe_args) -> Dict[str, Dict[str, object]]:
     """Probe results ``{'raw': ..., 'SoLa': ...}`` (``SoLa`` only with a checkpoint).
 
-    ``temporal_scale=-1`` takes the config's; ``None``/0 keeps each video's native length.
+    ``temporal_scale=-1`` takes the config's (native for a dataset with ``neck_input='native'``);
+    ``None``/0 keeps each video's native length.
     """
     probe_dataset = (cfg.get('val_dataloader') or {}).get('dataset') or {}
     if probe_dataset.get('type') == 'LinearProbeDataset':  # stage-1 config: its own videos
         train, val = load_probe_dataset_videos(probe_dataset, temporal_scale, max_videos)
     else:
         spec = data_spec(cfg)
-        if temporal_scale == -1:
-            temporal_scale = spec['temporal_scale']
+        if temporal_scale == -1:  # a neck that sees native lengths is probed on them (stage 1 too)
+            train_data = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+            native = train_data.get('neck_input') == 'native'
+            temporal_scale = None if native else spec['temporal_scale']
         for key in ('train_ann', 'val_ann'):
             if not spec[key]:
                 raise ValueError(f'config: no {key.replace("_ann", "")} annotation file found '

@@ -22,6 +22,7 @@ from mmengine.dataset import BaseDataset
 
 from mmaction.registry import DATASETS
 from .feature_io import resolve_feature_paths
+from .native_input import NeckPostMixin, check_neck_input
 
 
 class AnnotationError(ValueError):
@@ -117,7 +118,7 @@ def _log_bad_segments(ann_file: str, bad: Dict[str, list]) -> None:
 
 
 @DATASETS.register_module()
-class ANetFeatureDataset(BaseDataset):
+class ANetFeatureDataset(NeckPostMixin, BaseDataset):
     """Per-video features with ActivityNet annotations (MMAction2 layout).
 
     Args:
@@ -137,6 +138,9 @@ class ANetFeatureDataset(BaseDataset):
         temporal_scale: snippets per video after resampling (ActivityNet: 100); None keeps the
             native length. Both live on the dataset (not in the pipeline) so that one
             ``--cfg-options train_dataloader.dataset.feat_dim=...`` changes them.
+        neck_input: None: the features are resampled here; ``'native'`` (SoLa configs): they are
+            handed over at native length and the model resamples after its neck (see
+            ``native_input``).
     """
 
     def __init__(self,
@@ -151,7 +155,9 @@ class ANetFeatureDataset(BaseDataset):
                  streams: Optional[Mapping[str, str]] = None,
                  feature_key: Optional[str] = None,
                  feature_stride: int = 1,
+                 neck_input: Optional[str] = None,
                  **kwargs) -> None:
+        self.neck_input = check_neck_input(type(self).__name__, neck_input)
         if feature_stride < 1:
             raise ValueError(f'{type(self).__name__}: feature_stride must be >= 1, got '
                              f'{feature_stride}')
@@ -165,6 +171,14 @@ class ANetFeatureDataset(BaseDataset):
         super().__init__(ann_file=ann_file, pipeline=list(pipeline),
                          data_prefix=data_prefix or dict(feature=''), test_mode=test_mode, **kwargs)
 
+    def _resize_after_neck(self) -> Optional[int]:
+        """With ``neck_input='native'``: the ``temporal_scale`` the model resizes to after its neck,
+        the loading transform's if it sets one (it wins there too), else the dataset's."""
+        for step in getattr(self.pipeline, 'transforms', []):
+            if getattr(step, 'temporal_scale', None):
+                return step.temporal_scale
+        return self.temporal_scale
+
     def feature_path(self, video_name: str) -> Union[str, Dict[str, str]]:
         """``<folder>/<video><ext>``, the shared file itself, or ``{stream: path}``."""
         return resolve_feature_paths(video_name, self.data_prefix.get('feature', ''),
@@ -173,6 +187,7 @@ class ANetFeatureDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         database = load_anet_annotations(self.ann_file)
         data_list, missing, skipped = [], [], 0
+        resize = self._resize_after_neck() if self.neck_input == 'native' else None
         bad = dict(zero_length=[], after_end=[], clipped=[])
         for video_name, info in database.items():
             info = dict(info, annotations=_usable_segments(video_name, info, bad))
@@ -189,6 +204,10 @@ class ANetFeatureDataset(BaseDataset):
             entry.setdefault('feature_frame', info['duration_frame'])
             entry.update(video_name=video_name, feature_path=path, feat_dim=self.feat_dim,
                          temporal_scale=self.temporal_scale)
+            if self.neck_input == 'native':  # the model resizes after the neck
+                entry.update(temporal_scale=None, neck_post=dict(
+                    resize=resize,
+                    key=f'{path}|key={self.feature_key}|stride={self.feature_stride}'))
             if self.feature_key is not None:
                 entry['feature_key'] = self.feature_key
             if self.feature_stride != 1:

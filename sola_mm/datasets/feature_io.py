@@ -425,8 +425,16 @@ def resize_features(array: np.ndarray, length: int) -> np.ndarray:
     as G-TAD/BMN pipelines do); returns the input unchanged when it already has that length."""
     if array.shape[0] == length:
         return np.ascontiguousarray(array)
-    x = torch.from_numpy(np.array(array, dtype=np.float32, order="C")).t()[None]
-    return F.interpolate(x, size=length, mode='linear', align_corners=False)[0].t().numpy()
+    x = torch.from_numpy(np.array(array, dtype=np.float32, order="C")).t()
+    return resize_temporal(x, length).t().numpy()
+
+
+def resize_temporal(x: torch.Tensor, length: int) -> torch.Tensor:
+    """:func:`resize_features` on a ``[C, T]`` tensor (differentiable; any device): the one resize
+    of the datasets, also applied by ``NeckLocalizer`` after a neck that saw the native length."""
+    if x.shape[-1] == length:
+        return x
+    return F.interpolate(x[None], size=length, mode='linear', align_corners=False)[0]
 
 
 def save_features_atomic(array: np.ndarray, path: str) -> None:

@@ -55,6 +55,7 @@ from mmengine.dataset import BaseDataset
 from mmaction.registry import DATASETS, TRANSFORMS
 from .anet_feature_dataset import AnnotationError, read_annotation_database
 from .feature_io import FeatureError, resolve_feature_paths, video_feature_shape
+from .native_input import NeckPostMixin, check_neck_input
 
 __all__ = ['ThumosWindowDataset', 'load_thumos_annotations', 'load_json_annotations',
            'window_starts', 'window_ioa', 'window_to_seconds', 'THUMOS_EXCLUDED_TEST_VIDEOS']
@@ -245,7 +246,7 @@ def load_json_annotations(ann_file: str, subset: Optional[str] = None,
 
 # ------------------------------------------------------------------------------ dataset
 @DATASETS.register_module()
-class ThumosWindowDataset(BaseDataset):
+class ThumosWindowDataset(NeckPostMixin, BaseDataset):
     """Sliding windows over long videos (THUMOS-14 as G-TAD, or custom data).
 
     Args:
@@ -262,7 +263,8 @@ class ThumosWindowDataset(BaseDataset):
         window_size, window_stride: T and the window step in snippets (G-TAD 256 / 128).
         ioa_threshold: training windows need a GT with IoA above this (official 0.9).
         tail_min_snippets: add a last window ending at the video end when more than this many
-            snippets are left (0: whole video covered; G-TAD: ``window_size // snippet_stride``).
+            snippets are left (0: whole video covered); ``'gtad'``: G-TAD ``master``'s rule,
+            ``int(window_size / snippet_stride)`` (51 at T = 256, skip 5).
         video_info_file: CSV with fps / frame counts (THUMOS ``thumos14_test_groundtruth.csv``).
         fps: default fps for videos without one.
         subset: for official-layout JSONs, keep this subset.
@@ -273,6 +275,13 @@ class ThumosWindowDataset(BaseDataset):
             ``length_mismatch`` reaches ``LoadTALFeature`` through the window info (the THUMOS
             configs set ``'truncate'``, G-TAD's rule; ``'error'`` is the strict check).
         feat_dim: expected total width, checked on every video at build time.
+        neck_input: None: each item is the window, zero-padded to ``window_size``; ``'native'``
+            (SoLa configs): each item is the video's features around the window and the model
+            cuts the window out of its neck's output (see ``native_input``), so that the neck sees
+            the real neighbours of the window, never padding that is not a video edge.
+        neck_context: with ``neck_input='native'``, the real snippets handed over on each side
+            of the window (clipped to the video); None: the whole video. Exact when it is at least
+            the neck's receptive radius (``NeckLocalizer`` checks it), and much less to read.
     """
 
     def __init__(self,
@@ -287,7 +296,7 @@ class ThumosWindowDataset(BaseDataset):
                  window_size: int = 256,
                  window_stride: int = 128,
                  ioa_threshold: float = 0.9,
-                 tail_min_snippets: int = 0,
+                 tail_min_snippets: Union[int, str] = 0,
                  video_info_file: Optional[str] = None,
                  fps: Optional[float] = None,
                  subset: Optional[str] = None,
@@ -297,8 +306,15 @@ class ThumosWindowDataset(BaseDataset):
                  same_width: bool = True,
                  length_mismatch: str = 'error',
                  feat_dim: Optional[int] = None,
+                 neck_input: Optional[str] = None,
+                 neck_context: Optional[int] = None,
                  test_mode: bool = False,
                  **kwargs) -> None:
+        self.neck_input = check_neck_input(type(self).__name__, neck_input)
+        if neck_context is not None and neck_context < 0:
+            raise ValueError(f'ThumosWindowDataset: neck_context must be None (whole video) or '
+                             f'>= 0, got {neck_context}')
+        self.neck_context = neck_context
         if window_size < 1 or window_stride < 1 or feature_stride < 1 or snippet_stride <= 0:
             raise ValueError('ThumosWindowDataset: window_size, window_stride, feature_stride '
                              f'must be >= 1 and snippet_stride > 0, got {window_size}, '
@@ -311,6 +327,11 @@ class ThumosWindowDataset(BaseDataset):
         self.window_size = int(window_size)
         self.window_stride = int(window_stride)
         self.ioa_threshold = ioa_threshold
+        if tail_min_snippets == 'gtad':
+            tail_min_snippets = int(window_size / snippet_stride)
+        elif isinstance(tail_min_snippets, str) or tail_min_snippets < 0:
+            raise ValueError(f"ThumosWindowDataset: tail_min_snippets must be an int >= 0 or "
+                             f"'gtad', got {tail_min_snippets!r}")
         self.tail_min_snippets = int(tail_min_snippets)
         self.video_info_file = video_info_file
         self.fps = fps
@@ -421,7 +442,21 @@ class ThumosWindowDataset(BaseDataset):
             feature_stride=self.feature_stride, feature_key=self.feature_key,
             length_mismatch=self.length_mismatch, gt_frames=gt_frames.copy(), gt_labels=labels,
             gt_bbox=gt_bbox.reshape(-1, 2))
+        if self.neck_input == 'native':
+            self._defer_window(info, s0)
         return info
+
+    def _defer_window(self, info: dict, s0: int) -> None:
+        """Read ``feature_span`` (the window and ``neck_context`` real snippets on each side, or
+        the whole video) instead of the padded window; ``neck_post`` cuts the window out of the
+        neck output and pads it, as ``LoadTALFeature`` does with the raw features."""
+        length, T, ctx = int(info['num_snippets']), self.window_size, self.neck_context
+        lo, hi = (0, length) if ctx is None else (max(0, s0 - ctx), min(length, s0 + T + ctx))
+        info['feature_span'] = [lo, hi]
+        info['neck_post'] = dict(
+            crop=[s0 - lo, min(T, length - s0)], pad_to=T, context=ctx,
+            key=(f'{info["feature_path"]}|key={self.feature_key}|stride={self.feature_stride}'
+                 f'|span={lo}:{hi}'))
 
     def window_seconds(self, idx: int, segments: np.ndarray) -> np.ndarray:
         """Window-normalised segments of item ``idx`` -> seconds in its video."""

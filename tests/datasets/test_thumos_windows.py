@@ -406,3 +406,28 @@ def test_thumos_config_trims_unequal_streams(tmp_path, strict):
     window = np.zeros((32, 16), np.float32)
     window[:78 - s0] = official[s0:s0 + 32]
     np.testing.assert_array_equal(last['inputs'].numpy(), window.T)
+
+
+@pytest.mark.parametrize('snippets, starts', [(435, [0, 128]), (436, [0, 128, 180]),
+                                              (307, [0]), (308, [0, 52]), (256, [0])])
+def test_gtad_thumos_config_tail_window_rule(tmp_path, snippets, starts):
+    """configs/gtad_thumos.py uses G-TAD master's last-window rule (dataset.py: a window ending
+    at the video end only when the regular ones leave more than int(T / skip) = 51 snippets
+    uncovered): 435 snippets -> [0, 128] (51 left), 436 -> one more at 180. Train and test alike,
+    and the demo's T = 32 gets int(32 / 5) = 6."""
+    from mmengine.config import Config
+    root = Path(__file__).resolve().parents[2] / 'configs'
+    cfg = Config.fromfile(str(root / 'gtad_thumos.py'))
+    files = write_fake_video(tmp_path, frames=5 * snippets, gt=((20, 60), ))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options = {k: v for k, v in cfg[key].dataset.items()
+                   if k in ('window_size', 'window_stride', 'snippet_stride', 'tail_min_snippets')}
+        ds = ThumosWindowDataset(**dict(files, **options), test_mode=True)
+        assert ds.tail_min_snippets == 51, key
+        assert [ds.get_data_info(i)['window_start_snippet'] for i in range(len(ds))] == starts
+    demo = Config.fromfile(str(root / 'demo' / 'gtad_thumos_demo.py')).test_dataloader.dataset
+    assert ThumosWindowDataset(**dict(files, window_size=demo.window_size,
+                                      tail_min_snippets=demo.tail_min_snippets),
+                               test_mode=True).tail_min_snippets == 6
+    with pytest.raises(ValueError, match="tail_min_snippets must be an int >= 0 or 'gtad'"):
+        ThumosWindowDataset(**files, tail_min_snippets='official')

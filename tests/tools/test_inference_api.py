@@ -100,3 +100,23 @@ def test_labels_of_a_head_with_classes_are_kept(tmp_path):
     (res, ) = inference_localizer(model, _feature_file(tmp_path, 40, 128), fps=25.0)
     assert res['label_source'] == 'model'
     assert {d['label'] for d in res['detections']} == {'Jump', 'Run'}
+
+
+def test_sola_config_inference_runs_the_neck_on_the_native_length(tmp_path):
+    """A SoLa config's inference: SoLa on the whole 57-snippet video, then the resize to
+    temporal_scale (the authors' order), i.e. the baseline config on the exported SoLa features."""
+    from sola_mm.apis.enhance import apply_neck
+    model = _model('sola_bmn_demo.py')
+    with torch.no_grad():
+        model.neck.alpha.fill_(0.9)
+        model.neck.conv_out.weight.mul_(5.0)
+    path = _feature_file(tmp_path, 57, 128)
+    got = inference_localizer(model, path, dict(duration_second=30.0))[0]['detections']
+    (tmp_path / 'sola').mkdir()
+    exported = str(tmp_path / 'sola' / 'v_demo.npy')
+    np.save(exported, apply_neck(model.neck, np.load(path)))
+    model.neck, model.cfg = None, Config.fromfile(osp.join(ROOT, 'configs/demo/bmn_demo.py'))
+    expect = inference_localizer(model, exported, dict(duration_second=30.0))[0]['detections']
+    assert len(got) == len(expect) > 0
+    np.testing.assert_allclose([[*p['segment'], p['score']] for p in got],
+                               [[*p['segment'], p['score']] for p in expect], rtol=1e-5, atol=1e-6)

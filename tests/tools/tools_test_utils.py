@@ -18,4 +18,8 @@ def data_options(paths):
             'val_dataloader.dataset.ann_file': paths['val'],
             'val_dataloader.dataset.data_prefix.feature': feat,
             'test_dataloader.dataset.ann_file': paths['val'],
-            'test_dataloader.dataset.data_prefix.feature': feat}
+            'test_dataloader.dataset.data_prefix.feature': feat,
+            'val_evaluator.ann_file': paths['val'],
+            'val_evaluator.classifier_file': paths['classifier'],
+            'test_evaluator.ann_file': paths['val'],
+            'test_evaluator.classifier_file': paths['classifier']}

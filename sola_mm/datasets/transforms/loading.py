@@ -18,7 +18,10 @@ class LoadTALFeature(BaseTransform):
 
     ``feature_path`` may be one path or ``{stream: path}`` (concatenated on channels in that
     order). Sliding-window datasets add ``window_start_snippet`` and ``window_snippets``: only
-    that window is read (after ``stride``) and zero-padded to ``window_snippets``.
+    that window is read (after ``stride``) and zero-padded to ``window_snippets``; when they add
+    ``feature_span`` ``[start, end)`` instead (``neck_input='native'``), that span is read as it is
+    (the model cuts and pads the window after its neck). With ``neck_post`` in ``results``
+    (``neck_input='native'``) the resize is left to the model too.
 
     Args:
         feat_dim: expected channel count (total over streams, checked); None to skip the check.
@@ -70,7 +73,10 @@ class LoadTALFeature(BaseTransform):
     def transform(self, results: dict) -> dict:
         window = None
         pad_to = None
-        if results.get('window_snippets') is not None:
+        if results.get('feature_span') is not None:
+            start, end = (int(v) for v in results['feature_span'])
+            window = (start, end - start)
+        elif results.get('window_snippets') is not None:
             window = (int(results['window_start_snippet']), int(results['window_snippets']))
             pad_to = window[1]
         stride = self.stride or int(results.get('feature_stride', 1))
@@ -81,6 +87,13 @@ class LoadTALFeature(BaseTransform):
             length_mismatch=self.length_mismatch or results.get('length_mismatch', 'error'),
             window=window, pad_to=pad_to)
         temporal_scale = self.temporal_scale or results.get('temporal_scale')
+        post = results.get('neck_post')
+        if post is not None and temporal_scale:  # neck_input='native': the model resizes
+            if post.get('resize') != temporal_scale:
+                raise ValueError(f'LoadTALFeature (video {results.get("video_name")}): '
+                                 f'temporal_scale={temporal_scale}, but the dataset defers '
+                                 f'{post} until after the neck; set temporal_scale on the dataset')
+            temporal_scale = None
         if temporal_scale:
             feats = resize_features(feats, temporal_scale)
         # [T, C] -> [C, T] as a view, like MMAction2's LoadLocalizationFeature (np.transpose):

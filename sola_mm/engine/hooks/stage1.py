@@ -106,6 +106,8 @@ def stage1_config(stage2_cfg: Config, spec: dict, neck_cfg: dict, work_dir: str)
         for key in ('feat_dim', 'temporal_scale'):
             if load.get(key) is not None:
                 target[key] = load[key]
+        if source.get('neck_input') == 'native':  # stage 2's neck sees native-length videos
+            target['temporal_scale'] = None
         _inherit_probe_data(cfg, stage2_cfg, load, source)
     cfg.work_dir = work_dir
     cfg.launcher = stage2_cfg.get('launcher', 'none')
@@ -169,6 +171,8 @@ def _inherit_probe_data(cfg: Config, stage2_cfg: Config, load: dict, train_src: 
     for key in ('feat_dim', 'temporal_scale'):
         if load.get(key) is not None:
             probe[key] = load[key]
+    if train_src.get('neck_input') == 'native':
+        probe['temporal_scale'] = None
     for key in ('num_workers', 'persistent_workers'):
         if key in val_loader:
             probe_loader[key] = val_loader[key]

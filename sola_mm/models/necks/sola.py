@@ -70,6 +70,12 @@ class SoLa(BaseModule):
         if frozen:
             self.freeze()
 
+    @property
+    def receptive_radius(self) -> int:
+        """Snippets on each side that an output snippet depends on (conv1, then conv2)."""
+        return (same_padding(self.conv1.kernel_size[0], self.conv1.dilation[0])
+                + same_padding(self.conv2.kernel_size[0], self.conv2.dilation[0]))
+
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """f(x), the residual branch before the tanh(alpha) gate; [B, C, T] -> [B, C, T]."""
         return self.conv_out(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
