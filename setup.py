@@ -33,6 +33,7 @@ setup(
         'h5py',
         'matplotlib',
         'tqdm',
+        'av>=12',                    # PyAV: video decoding (default backend) and the demo videos
     ],
     extras_require={'tests': ['pytest']},
     license='Apache-2.0',

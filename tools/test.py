@@ -36,7 +36,8 @@ def parse_args() -> argparse.Namespace:
                         help='dump predictions to a pickle file (.pkl) for offline evaluation')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    parser.add_argument('--show-dir', help='directory where the visualization hook saves images')
+    parser.add_argument('--show-dir', help='write the detection timeline of every test video '
+                        '(<video>.png) here (TALVisualizationHook)')
     parser.add_argument('--show', action='store_true', help='show results (visualization hook)')
     parser.add_argument('--interval', type=int, default=1,
                         help='visualize every N samples (visualization hook)')
@@ -67,12 +68,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.show or args.show_dir is not None:
-        hooks = cfg.get('default_hooks') or {}
+        # the detection timeline of each test video (TALVisualizationHook, TALVisualizer)
+        if cfg.get('default_hooks') is None:
+            cfg.default_hooks = dict()
+        hooks = cfg.default_hooks
         if 'visualization' not in hooks:
-            raise KeyError(f'{args.config}: --show/--show-dir need a VisualizationHook in '
-                           f'default_hooks (visualization=dict(type="VisualizationHook"))')
+            hooks['visualization'] = dict(type='TALVisualizationHook')
         hooks['visualization'].update(enable=True, show=args.show, wait_time=args.wait_time,
                                       out_dir=args.show_dir, interval=args.interval)
+        if (cfg.get('visualizer') or {}).get('type') in (None, 'ActionVisualizer'):
+            cfg.visualizer = dict(type='TALVisualizer',
+                                  vis_backends=(cfg.get('visualizer') or {}).get('vis_backends'))
     # the TAL metrics write their submission / metrics files next to the logs by default
     for metric in _evaluators(cfg.get('test_evaluator')):
         if isinstance(metric, dict) and metric.get('type') in TAL_METRICS \

@@ -1,5 +1,6 @@
 from .rng_state import RNGStateHook
 from .protocol import ProtocolHook
 from .stage1 import SoLaStage1Hook
+from .timeline_hook import TALVisualizationHook
 
-__all__ = ['ProtocolHook', 'RNGStateHook', 'SoLaStage1Hook']
+__all__ = ['ProtocolHook', 'RNGStateHook', 'SoLaStage1Hook', 'TALVisualizationHook']

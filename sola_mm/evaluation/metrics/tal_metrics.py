@@ -44,7 +44,7 @@ from ..functional.proposal import ProposalArrays, ProposalResult, evaluate_propo
 from ..functional.soft_nms import batched_soft_nms
 from ..functional.submission import atomic_write_json, write_submission
 
-__all__ = ['TALDetectionMetric', 'TALProposalMetric']
+__all__ = ['TALDetectionMetric', 'TALProposalMetric', 'detection_entries']
 
 _DEFAULT_MERGE = dict(sigma=0.46, top_k=200, max_length=300., style='gtad', clip=True)
 _INFO_KEYS = ('fps', 'num_frames', 'duration_second')
@@ -103,6 +103,17 @@ def _missing_gt_videos(videos: 'OrderedDict[str, _VideoPreds]', gt: GroundTruth)
     """GT videos (with instances) that have no prediction: their GT only counts as misses."""
     found = {gt.find_video(n) for n, v in videos.items() if len(v.scores)}
     return int(sum(1 for i in np.unique(gt.video) if int(i) not in found))
+
+
+def detection_entries(fused, video_id=str) -> Dict[str, List[dict]]:
+    """Labelled detections ``[(video, segments, scores, names)]`` -> the submission's
+    ``{video_id(video): [{label, score, segment}]}`` (``tools/test.py`` and ``tools/infer.py``)."""
+    out: Dict[str, List[dict]] = {}
+    for name, seg, sc, names in fused:
+        out[video_id(name)] = [dict(label=c, score=float(s), segment=[float(a), float(b)])
+                               for c, s, (a, b) in zip(names, np.asarray(sc).tolist(),
+                                                       np.asarray(seg).tolist())]
+    return out
 
 
 class _TALMetricBase(BaseMetric):
@@ -561,32 +572,50 @@ class TALDetectionMetric(_TALMetricBase):
             self._dump('proposal_metrics.json', res.to_dict(self.proposal_topk))
         return metrics
 
+    def set_classifier(self, scores: VideoClassifierScores) -> None:
+        """Use these video classifier scores instead of ``classifier_file`` (e.g. the scores of
+        a recognizer run on the videos, ``tools/infer.py``)."""
+        self._classifier = scores
+
+    def label_mode(self, videos: 'OrderedDict[str, _VideoPreds]') -> str:
+        """Where the class labels come from: ``'labels'`` (the model's), ``'classifier'``,
+        ``'oracle'`` (GT classes) or ``'proposal'`` (none: proposal metrics only)."""
+        labelled = [v.labels is not None for v in videos.values() if len(v.scores)]
+        if labelled and all(labelled):
+            return 'labels'
+        if any(labelled):
+            raise ValueError('TALDetectionMetric: some videos have labelled proposals and some '
+                             'do not')
+        if self.classifier_file is not None or self._classifier is not None:
+            return 'classifier'
+        return 'oracle' if self.no_classifier == 'gt_label' else 'proposal'
+
+    def detections(self, results: List[Dict[str, Any]], gt: Optional[GroundTruth] = None):
+        """Predict dicts (``process``'s compact form) -> ``(videos, mode, fused)``: the merged
+        class-agnostic or labelled proposals per video, the label source and, unless ``mode`` is
+        ``'proposal'``, the labelled detections ``[(video, segments, scores, class names)]``.
+        What ``compute_metrics`` evaluates, and what ``tools/infer.py`` writes."""
+        videos = self.merge_predictions(results)
+        mode = self.label_mode(videos)
+        fused = None if mode == 'proposal' else self._fuse(videos, gt, mode)
+        return videos, mode, fused
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """mAP per threshold and averaged (``mAP_avg`` first), plus AR@AN when configured."""
         gt = self.ground_truth()
-        videos = self.merge_predictions(results)
-        labelled = [v.labels is not None for v in videos.values() if len(v.scores)]
-        if labelled and all(labelled):
-            mode = 'labels'
-        elif any(labelled):
-            raise ValueError('TALDetectionMetric: some videos have labelled proposals and some '
-                             'do not')
-        elif self.classifier_file is not None:
-            mode = 'classifier'
-        elif self.no_classifier == 'gt_label':
-            mode = 'oracle'
+        videos, mode, fused = self.detections(results, gt)
+        if mode == 'oracle':
             self.logger.warning(
                 'TALDetectionMetric: no classifier_file: proposals get each video\'s '
                 'ground-truth classes ("oracle classes", no_classifier=\'gt_label\'); this mAP is '
                 'an upper bound for the localization and is NOT comparable with published mAP.')
-        else:
+        elif mode == 'proposal':
             self.logger.warning(
                 'TALDetectionMetric: no classifier_file and the proposals carry no labels: '
                 'reporting proposal metrics only (AR@AN, AUC; no_classifier=\'proposal\'). Set '
                 'classifier_file for mAP, or no_classifier=\'gt_label\' for oracle classes.')
             return self._proposal_part(videos, gt, 'proposal metrics only')
 
-        fused = self._fuse(videos, gt, mode)
         arrays = self._to_arrays(fused, gt)
         res = evaluate_detection(gt, arrays, self.tiou_thresholds, tie_order=self.tie_order,
                                  nan_tiou=self.nan_tiou)
@@ -603,13 +632,7 @@ class TALDetectionMetric(_TALMetricBase):
              if arrays.num_unknown_label else '') + '\n' +
             ' '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
         if self.out_dir:
-            submission = {}
-            for name, seg, sc, names in fused:
-                submission[gt.submission_id(name)] = [
-                    dict(label=c, score=float(s), segment=[float(a), float(b)])
-                    for c, s, (a, b) in zip(names, np.asarray(sc).tolist(),
-                                            np.asarray(seg).tolist())]
-            self._dump_submission('detections.json', submission)
+            self._dump_submission('detections.json', detection_entries(fused, gt.submission_id))
             summary = res.to_dict()
             summary['label_source'] = mode
             self._dump('detection_metrics.json', summary)
