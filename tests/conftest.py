@@ -30,6 +30,16 @@ def tiny_anet(tmp_path_factory):
     return paths
 
 
+def load_tool(name):
+    """A tools/ script imported as a module (e.g. ``load_tool('convert_features')``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'{name}_tool',
+                                                  os.path.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(args, cwd=ROOT, timeout=600, check=True):
     """Run a tools/ script in a subprocess; return the completed process (output captured)."""
     proc = subprocess.run([sys.executable] + list(args), cwd=cwd, capture_output=True, text=True,

@@ -25,7 +25,7 @@ else
 fi
 
 # run the checks from / so that this folder (the current directory) cannot satisfy the import
-installed=$(cd / && "$PY" -c 'import sola_mm, mmaction.models, h5py, pytest, os
+installed=$(cd / && "$PY" -c 'import sola_mm, mmaction.models, h5py, av, pytest, os
 print(os.path.realpath(os.path.dirname(sola_mm.__file__)))' 2>/dev/null | tail -n 1) || true
 if [ "$installed" = "$(pwd -P)/sola_mm" ]; then
   echo "[install] sola_mm already installed from this checkout"

@@ -15,18 +15,12 @@ from mmengine.config import Config
 
 import sola_mm  # noqa: F401
 from mmaction.registry import DATASETS
+from tests.conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'custom_dataset.md'
 
 
-def _convert_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('convert_features_tool',
-                                                  ROOT / 'tools' / 'convert_features.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_custom(root: Path, width: int = 16, seed: int = 0) -> dict:
@@ -105,7 +99,8 @@ def test_section4_stage1_without_labels(tmp_path):
     cmd = _doc_block('## 4. SoLa stage 1', 'bash')
     assert ('convert_features.py lengths data/my_dataset/features data/my_dataset/lengths.json'
             in cmd)
-    lengths = _convert_tool().folder_lengths(str(data / 'features'), str(data / 'lengths.json'))
+    lengths = load_tool('convert_features').folder_lengths(str(data / 'features'),
+                                                           str(data / 'lengths.json'))
     assert len(lengths) == 9 and all(v['annotations'] == [] for v in lengths.values())
     opts = dict(re.findall(r'(\S+)=(\S+)', cmd.split('configs/sola_pretrain_hacs.py')[1]
                            .split('# 3a')[0]))
@@ -149,7 +144,7 @@ def test_hacs_config_is_the_authors_setting(tmp_path):
         np.save(tmp_path / 'i3d' / f'{vid}.npy', rng.standard_normal((n, 2048)).astype(np.float32))
     with open(tmp_path / 'training_duration.pkl', 'wb') as f:
         pickle.dump({f'{k}.npy': v for k, v in rows.items()}, f, protocol=2)
-    tool = _convert_tool()
+    tool = load_tool('convert_features')
     durations = tool.load_hacs_durations(str(tmp_path / 'training_duration.pkl'))
     assert durations == rows
     tool.write_json({k: tool.lengths_entry(v) for k, v in durations.items()},

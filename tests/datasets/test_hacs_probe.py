@@ -13,18 +13,12 @@ from mmengine.config import Config
 
 import sola_mm  # noqa: F401
 from sola_mm.datasets.probe_dataset import read_video_list
+from tests.conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = ROOT / 'configs' / '_base_' / 'datasets' / 'hacs_probe'
 
 
-def _convert_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('convert_features_tool',
-                                                  ROOT / 'tools' / 'convert_features.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_shipped_subset_lists_and_config():
@@ -74,7 +68,7 @@ def test_hacs_config_trains_with_mmap_and_the_probe_picks_a_checkpoint(tmp_path)
     from mmengine.runner import Runner
     data = tmp_path / 'hacs'
     listed = _write_hacs(data, width=16)
-    tool = _convert_tool()
+    tool = load_tool('convert_features')
     for split in ('training', 'validation'):
         entries = tool.hacs_entries(tool.load_hacs_durations(str(data / f'{split}_duration.pkl')),
                                     str(data / 'segments.json'))

@@ -13,6 +13,7 @@ import torch
 import sola_mm  # noqa: F401
 from sola_mm.datasets.thumos_window_dataset import (ThumosWindowDataset, window_ioa,
                                                     window_starts)
+from tests.conftest import load_tool
 
 META = ('video_name', 'window_start_snippet', 'window_snippets', 'snippet_stride', 'fps',
         'num_frames', 'duration_second', 'gt_frames', 'annotations')
@@ -229,13 +230,6 @@ def test_sola_bmn_thumos_demo_end_to_end(tmp_path, monkeypatch):
         assert (seg >= 0).all() and (seg[:, 1] <= round(frames / fps, 1) + 1e-9).all()
 
 
-def _load_convert_tool():
-    import importlib.util
-    path = Path(__file__).resolve().parents[2] / 'tools' / 'convert_features.py'
-    spec = importlib.util.spec_from_file_location('convert_features_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _read_video_info(path):
@@ -297,7 +291,7 @@ def test_sola_gtad_thumos_demo_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = make_thumos_demo('data/demo_thumos', num_train=6, num_test=3, feat_dim=64,
                              num_classes=3, min_len=100, max_len=160)
-    tool = _load_convert_tool()   # the command in the config's header
+    tool = load_tool('convert_features')   # the command in the config's header
     lengths = tool.convert_streams('data/demo_thumos/features_concat',
                                    dict(flow='data/demo_thumos/features/flow',
                                         rgb='data/demo_thumos/features/rgb'),

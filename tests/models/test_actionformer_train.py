@@ -91,11 +91,11 @@ def _demo_options(work):
 @pytest.mark.slow
 def test_sola_actionformer_thumos_real_config_end_to_end(tmp_path):
     from sola_mm.datasets.demo_data import make_thumos_demo
-    from tests.datasets.test_thumos_windows import _load_convert_tool
+    from tests.conftest import load_tool
 
     paths = make_thumos_demo(str(tmp_path / 'data/demo_thumos'), num_train=6, num_test=3,
                              feat_dim=64, num_classes=3, min_len=100, max_len=160)
-    tool = _load_convert_tool()
+    tool = load_tool('convert_features')
     for key, lengths in (('val_annotation', 'thumos_val_lengths.json'),
                          ('test_annotation', None)):
         tool.convert_streams(str(tmp_path / 'data/demo_thumos/features_concat'),
