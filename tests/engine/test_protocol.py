@@ -195,3 +195,16 @@ def test_stage1_config_keeps_its_global_batch_under_several_processes(tmp_path, 
     stage2.batch_policy = 'scale_lr'
     cfg = stage1_config(stage2, dict(stage2.sola_stage1), stage2.model.neck, str(tmp_path))
     assert cfg.train_dataloader.batch_size == 256 and cfg.auto_scale_lr.base_batch_size == 256
+
+
+def test_same_seed_same_head_with_or_without_the_neck():
+    """The SoLa-vs-baseline comparison differs by the neck alone: with the same seed, the head of a
+    SoLa config starts from exactly the baseline config's weights (the neck is built after it)."""
+    torch.manual_seed(0)
+    baseline = MODELS.build(dict(type='NeckLocalizer', localizer=GTAD))
+    torch.manual_seed(0)
+    sola = sola_gtad()
+    ours = sola.localizer.state_dict()
+    for key, value in baseline.localizer.state_dict().items():
+        assert torch.equal(value, ours[key]), key
+    assert list(sola.state_dict())[0].startswith('neck.')  # checkpoint layout unchanged

@@ -73,8 +73,12 @@ class NeckLocalizer(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        # the localizer is built (and randomly initialised) first, so that with the same seed a
+        # SoLa config's head starts from exactly the baseline config's weights: the comparison
+        # differs by the neck alone, not by a shifted random stream
+        localizer_module = MODELS.build(localizer)
         self.neck = MODELS.build(neck) if neck else None
-        self.localizer = MODELS.build(localizer)
+        self.localizer = localizer_module
         if batched_predict is None:
             batched_predict = getattr(self.localizer, 'batched_predict', False)
         self.batched_predict = batched_predict
