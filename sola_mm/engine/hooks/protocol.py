@@ -23,22 +23,22 @@ from mmaction.registry import HOOKS
 
 
 def _ann_file(loader) -> Optional[str]:
-    if not loader:
-        return None
-    dataset = loader.get('dataset') if isinstance(loader, dict) else getattr(loader, 'dataset',
-                                                                              None)
-    if dataset is None:
-        return None
-    if isinstance(dataset, dict):
-        return dataset.get('ann_file')
-    return getattr(dataset, 'ann_file', None)
+    """The annotation file of a dataloader config (None when there is none)."""
+    return ((loader or {}).get('dataset') or {}).get('ann_file')
+
+
+def _best_keys(save_best) -> list:
+    """CheckpointHook's ``save_best`` as a list of keys ([] for none)."""
+    if not save_best:
+        return []
+    return list(save_best) if isinstance(save_best, (list, tuple)) else [save_best]
 
 
 def selection_rule(save_best, rule: Optional[str] = None) -> str:
     """A readable name for a CheckpointHook ``save_best`` setting."""
-    if not save_best:
+    keys = _best_keys(save_best)
+    if not keys:
         return 'last epoch of the fixed schedule (no selection)'
-    keys = save_best if isinstance(save_best, (list, tuple)) else [save_best]
     names = []
     for key in keys:
         if 'loss' in key:
@@ -63,8 +63,7 @@ class ProtocolHook(Hook):
         rules = getattr(checkpoint, 'rules', None) or [None]
         rule = selection_rule(save_best, rules[0])
         runner.logger.info(f'protocol: checkpoint selection = {rule}')
-        metric_keys = [k for k in (save_best if isinstance(save_best, (list, tuple))
-                                   else [save_best]) if k and 'loss' not in k]
+        metric_keys = [k for k in _best_keys(save_best) if 'loss' not in k]
         val_ann = _ann_file(cfg.get('val_dataloader'))
         test_ann = _ann_file(cfg.get('test_dataloader'))
         if metric_keys and val_ann and val_ann == test_ann:

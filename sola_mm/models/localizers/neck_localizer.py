@@ -198,11 +198,11 @@ class NeckLocalizer(BaseModel):
         return self.localizer(per_video, data_samples, mode=mode, **kwargs)
 
     def val_step(self, data) -> list:
-        outputs = super().val_step(data)
         if not self.val_loss:
-            return outputs
+            return super().val_step(data)
         from sola_mm.engine.hooks.rng_state import preserved_rng
-        data = self.data_preprocessor(data, False)
+        data = self.data_preprocessor(data, False)  # once, for the predictions and the loss
+        outputs = self._run_forward(data, mode='predict')
         with torch.no_grad(), preserved_rng():
             losses = self._run_forward(data, mode='loss')
         # mmengine's ValLoop pops a trailing element holding only `loss` and averages it
