@@ -64,7 +64,8 @@ class BatchedBMN(FusedBoundaryMatching, BMN):
     def predict(self, batch_inputs, batch_data_samples: Sequence, **kwargs) -> List[dict]:
         if isinstance(batch_inputs, (list, tuple)):
             batch_inputs = torch.stack(list(batch_inputs))
-        confidence_map, start, end = self._forward(batch_inputs)
+        with torch.no_grad():
+            confidence_map, start, end = self._forward(batch_inputs)
         conf, start, end = (t.detach().cpu().numpy() for t in (confidence_map, start, end))
         candidates = [bmn_candidates(start[i], end[i], conf[i, 1], conf[i, 0])
                       for i in range(conf.shape[0])]

@@ -24,13 +24,15 @@ docs/performance.md).
 from __future__ import annotations
 
 import functools
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..ops.align1d import _csr_pair, batched_sparse_matmul, sparse_dtype
+from ..ops.align1d import SparsePair, _csr_pair, batched_sparse_matmul, sparse_dtype
+from ..ops.derived_weights import derived_weight
+from ..ops.inference_chunks import per_chunk
 
 __all__ = ['bm_sampling_entries', 'bm_sample_mask', 'FusedBoundaryMatching']
 
@@ -72,7 +74,7 @@ def bm_sampling_entries(tscale: int, num_samples: int, num_samples_per_bin: int,
 
 @functools.lru_cache(maxsize=8)
 def _bm_csr(tscale: int, num_samples: int, num_samples_per_bin: int, boundary_ratio: float,
-            dtype: torch.dtype, device: str) -> Tuple[torch.Tensor, torch.Tensor]:
+            dtype: torch.dtype, device: str) -> SparsePair:
     """CSR pair ``(A, A^T)``, ``A [(d, s), (t, n)]`` (columns snippet-major, the layout the
     per-sample projection comes out in); cached per setting, dtype and device (a module-level
     cache: sparse CSR tensors cannot be deep-copied, as EMA copies a model)."""
@@ -98,17 +100,23 @@ def bm_sample_mask(tscale: int, num_samples: int,
 class FusedBoundaryMatching:
     """Mixin for ``mmaction.models.localizers.BMN`` subclasses: the conv-first BM layer.
 
-    Put it before ``BMN`` in the bases and pass ``fused_bm`` (default True) and
-    ``sample_mask_in_state_dict`` (default False) as keyword arguments. ``fused_bm=False`` is
-    MMAction2's order (dense ``sample_mask`` parameter, built here vectorised, bit-identical).
+    Put it before ``BMN`` in the bases and pass ``fused_bm`` (default True),
+    ``sample_mask_in_state_dict`` (default False) and ``head_chunk_size`` (default 1: videos per
+    pass of the 2-D head without gradients, :mod:`..ops.inference_chunks`; None = whole batch)
+    as keyword arguments. ``fused_bm=False`` is MMAction2's order (dense ``sample_mask``
+    parameter, built here vectorised, bit-identical).
     """
 
     def __init__(self, *args, fused_bm: bool = True, sample_mask_in_state_dict: bool = False,
-                 **kwargs) -> None:
+                 head_chunk_size: Optional[int] = 1, **kwargs) -> None:
         # read by _get_interp1d_mask, which BMN.__init__ calls before nn.Module is set up
         object.__setattr__(self, 'fused_bm', bool(fused_bm))
         super().__init__(*args, **kwargs)
         self.sample_mask_in_state_dict = bool(sample_mask_in_state_dict)
+        if head_chunk_size is not None and head_chunk_size < 1:
+            raise ValueError(f'{type(self).__name__}: head_chunk_size must be >= 1 or None, got '
+                             f'{head_chunk_size}')
+        self.head_chunk_size = head_chunk_size
 
     # ------------------------------------------------------------------ sampling matrix
     def _get_interp1d_mask(self) -> None:
@@ -123,24 +131,30 @@ class FusedBoundaryMatching:
         return bm_sample_mask(self.tscale, self.num_samples, bm_sampling_entries(
             self.tscale, self.num_samples, self.num_samples_per_bin, self.boundary_ratio))
 
-    def _bm_matrices(self, like: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _bm_matrices(self, like: torch.Tensor) -> SparsePair:
         return _bm_csr(self.tscale, self.num_samples, self.num_samples_per_bin,
                        float(self.boundary_ratio), sparse_dtype(like.dtype), str(like.device))
 
     # ------------------------------------------------------------------ forward
     def _fused_bm_conv3d(self, x: torch.Tensor) -> torch.Tensor:
-        """``x_3d_p[0](BM(x)).squeeze(2)`` without the BM tensor: ``[B, C, T] -> [B, H, D, S]``
+        """``relu(x_3d_p[0](BM(x)).squeeze(2))`` without the BM tensor: ``[B, C, T] -> [B, H, D, S]``
         (a view of channels-last ``[B, D, S, H]`` memory, which the 2-D convs run fastest on)."""
         conv = self.x_3d_p[0]
         batch, channels, length = x.shape
         hidden = conv.weight.shape[0]
-        per_sample = conv.weight.reshape(hidden, channels, self.num_samples)
-        per_sample = per_sample.permute(1, 2, 0).reshape(channels, self.num_samples * hidden)
+        per_sample = derived_weight(self, '_cached_per_sample_weight', conv.weight,
+                                    self._per_sample_weight)
         z = torch.mm(x.transpose(1, 2).reshape(batch * length, channels), per_sample)
         z = z.view(batch, length * self.num_samples, hidden)  # [B, (t, n), H], no copy
-        out = batched_sparse_matmul(self._bm_matrices(x), z)  # [B, (d, s), H]
-        out = out.add_(conv.bias)  # the product's output is not saved for backward
+        # [B, (d, s), H]; x_3d_p[1] (ReLU) is applied inside the product, video by video
+        out = batched_sparse_matmul(self._bm_matrices(x), z, conv.bias, relu=True)
         return out.view(batch, self.tscale, self.tscale, hidden).permute(0, 3, 1, 2)
+
+    def _per_sample_weight(self, weight: torch.Tensor) -> torch.Tensor:
+        """``x_3d_p[0]``'s weight ``[H, C, N, 1, 1]`` as ``[C, (n, H)]``."""
+        hidden, channels = weight.shape[:2]
+        per_sample = weight.reshape(hidden, channels, self.num_samples).permute(1, 2, 0)
+        return per_sample.reshape(channels, self.num_samples * hidden)
 
     def _forward(self, x: torch.Tensor):
         if not self.fused_bm:
@@ -148,10 +162,11 @@ class FusedBoundaryMatching:
         base_feature = self.x_1d_b(x)
         start = self.x_1d_s(base_feature).squeeze(1)
         end = self.x_1d_e(base_feature).squeeze(1)
-        # x_3d_p[1] is an in-place ReLU: out of place on this permuted view, or autograd would
-        # rebuild the whole map (as_strided) in the backward pass
-        hidden = torch.relu(self._fused_bm_conv3d(self.x_1d_p(base_feature)))
-        return self.x_2d_p(hidden), start, end
+        confidence_map = per_chunk(self._fused_bm_head, base_feature, self.head_chunk_size)
+        return confidence_map, start, end
+
+    def _fused_bm_head(self, base_feature: torch.Tensor) -> torch.Tensor:
+        return self.x_2d_p(self._fused_bm_conv3d(self.x_1d_p(base_feature)))
 
     # ------------------------------------------------------------------ checkpoints
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:

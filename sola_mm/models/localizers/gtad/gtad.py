@@ -18,6 +18,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmaction.registry import MODELS
+from sola_mm.models.ops.inference_chunks import per_chunk
 from .gcnext import GCNeXt
 from .labels import anet_labels, proposal_mask, thumos_window_labels
 from .loss import gtad_loss
@@ -117,6 +118,9 @@ class GTAD(BaseModel):
         fused_sgalign: apply the first head conv before the Align1D interpolation (same result,
             6% of the plain path's training-step peak at the ActivityNet shape, batch 16, and ~30x
             faster on CPU; tools/benchmark_gtad.py). False = the official order.
+        head_chunk_size: videos per pass of the 2-D head when no gradient is needed (test,
+            predict): 1 (default) keeps each video's maps in cache, faster and ~1/B of the
+            memory at batch B; None runs the whole batch at once. Training is unaffected.
     """
 
     batched_predict = True
@@ -144,6 +148,7 @@ class GTAD(BaseModel):
                  max_proposals: Optional[int] = None,
                  max_proposal_frames: Optional[float] = None,
                  fused_sgalign: bool = True,
+                 head_chunk_size: Optional[int] = 1,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -186,6 +191,9 @@ class GTAD(BaseModel):
         self.max_proposals = official['max_proposals'] if max_proposals is None else max_proposals
         self.max_proposal_frames = max_proposal_frames
         self.fused_sgalign = fused_sgalign
+        if head_chunk_size is not None and head_chunk_size < 1:
+            raise ValueError(f'GTAD: head_chunk_size must be >= 1 or None, got {head_chunk_size}')
+        self.head_chunk_size = head_chunk_size
 
         def gcnext() -> GCNeXt:
             return GCNeXt(h_dim_1d, k=knn_k, groups=gcnext_groups, width_group=gcnext_width_group)
@@ -222,10 +230,9 @@ class GTAD(BaseModel):
     def _head(self, gcnext_feature: torch.Tensor) -> torch.Tensor:
         if self.fused_sgalign:
             first = self.localization[0]
-            hidden = self.goi_align.project(gcnext_feature, first.weight, first.bias)
-            # localization[1] is a ReLU; out of place here: an in-place op on this permuted view
-            # would make autograd rebuild the whole map (as_strided) in the backward pass
-            return self.localization[2:](torch.relu(hidden))
+            # localization[1] (ReLU) is applied inside the product, video by video
+            hidden = self.goi_align.project(gcnext_feature, first.weight, first.bias, relu=True)
+            return self.localization[2:](hidden)
         return self.localization(self.goi_align.features(gcnext_feature))
 
     def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -234,7 +241,7 @@ class GTAD(BaseModel):
         gcnext_feature = self.backbone2(base_feature)
         start = self.regu_s(base_feature).squeeze(1)
         end = self.regu_e(base_feature).squeeze(1)
-        return self._head(gcnext_feature), start, end
+        return per_chunk(self._head, gcnext_feature, self.head_chunk_size), start, end
 
     def forward_intermediates(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
                               ) -> Dict[str, torch.Tensor]:

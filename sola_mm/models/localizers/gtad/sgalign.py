@@ -19,6 +19,7 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
+from sola_mm.models.ops.derived_weights import derived_weight
 from sola_mm.models.ops.align1d import (SGAlignMatrices, batched_sparse_matmul, sgalign_matrices,
                                         sparse_matmul)
 from .gcnext import gather_neighbours, knn_indices
@@ -95,8 +96,9 @@ class SGAlign(nn.Module):
                                                     self.max_duration, length)
 
     def project(self, x: torch.Tensor, weight: torch.Tensor,
-                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Fused ``conv1x1(features(x))``: ``[B, C, T] -> [B, h, D, T]`` (channels-last memory).
+                bias: Optional[torch.Tensor] = None, relu: bool = False) -> torch.Tensor:
+        """Fused ``conv1x1(features(x))`` (then a ReLU if ``relu``): ``[B, C, T] -> [B, h, D, T]``
+        (channels-last memory).
 
         ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``. Computes the per-bin
         projections ``Z[b, r, t, h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the
@@ -112,22 +114,27 @@ class SGAlign(nn.Module):
         if weight[0].numel() != channels * self.bins:
             raise ValueError(f'SGAlign.project: weight has {weight[0].numel()} input channels, '
                              f'expected C * (Ri + Rc) = {channels} * {self.bins}')
-        per_bin = weight.reshape(hidden, channels, self.bins).permute(1, 2, 0)  # [C, R, h]
+        per_bin = derived_weight(self, '_cached_per_bin_weights', weight,
+                                 self._per_bin_weights)
         zs = []
-        for source, bins_slice in zip(self._sources(x),
-                                      (slice(0, self.inner_bins), slice(self.inner_bins, None))):
+        for source, w in zip(self._sources(x), per_bin):
             if source is None:
                 continue
             # [(b, t), C] @ [C, (r, h)]: one plain matmul, nothing of batch size is saved but x
-            w = per_bin[:, bins_slice].reshape(channels, -1)
             rows = source.transpose(1, 2).reshape(batch * length, channels)
             zs.append(torch.mm(rows, w).view(batch, length, -1, hidden))
         z = torch.cat(zs, dim=2) if len(zs) > 1 else zs[0]  # [B, T, R, h]
         z = z.view(batch, length * self.bins, hidden)  # [B, (t, r), h]: the matrix's columns
-        out = batched_sparse_matmul(self.matrices(x).fused, z)
-        if bias is not None:
-            out = out.add_(bias)  # the product's output is not saved for backward
+        out = batched_sparse_matmul(self.matrices(x).fused, z, bias, relu)
         return out.view(batch, self.max_duration, length, hidden).permute(0, 3, 1, 2)
+
+    def _per_bin_weights(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The head conv's weight as ``[C, (r, h)]`` for the inner and the context bins."""
+        hidden = weight.shape[0]
+        per_bin = weight.reshape(hidden, -1, self.bins).permute(1, 2, 0)  # [C, R, h]
+        channels = per_bin.shape[0]
+        return (per_bin[:, :self.inner_bins].reshape(channels, -1),
+                per_bin[:, self.inner_bins:].reshape(channels, -1))
 
     def extra_repr(self) -> str:
         return (f'T={self.temporal_dim}, D={self.max_duration}, inner_bins={self.inner_bins}, '
