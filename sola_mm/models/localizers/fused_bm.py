@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from ..ops.align1d import SparsePair, _csr_pair, batched_sparse_matmul, sparse_dtype
-from ..ops.derived_weights import derived_weight
 from ..ops.inference_chunks import per_chunk
 
 __all__ = ['bm_sampling_entries', 'bm_sample_mask', 'FusedBoundaryMatching']
@@ -136,25 +135,25 @@ class FusedBoundaryMatching:
                        float(self.boundary_ratio), sparse_dtype(like.dtype), str(like.device))
 
     # ------------------------------------------------------------------ forward
-    def _fused_bm_conv3d(self, x: torch.Tensor) -> torch.Tensor:
-        """``relu(x_3d_p[0](BM(x)).squeeze(2))`` without the BM tensor: ``[B, C, T] -> [B, H, D, S]``
-        (a view of channels-last ``[B, D, S, H]`` memory, which the 2-D convs run fastest on)."""
-        conv = self.x_3d_p[0]
+    def _fused_bm_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-sample projection ``Z [B, (t, n), H]`` of ``x [B, C, T]`` through the Conv3d
+        weights: one ``[B * T, C] @ [C, N * H]`` matmul for the whole batch."""
+        weight = self.x_3d_p[0].weight
         batch, channels, length = x.shape
-        hidden = conv.weight.shape[0]
-        per_sample = derived_weight(self, '_cached_per_sample_weight', conv.weight,
-                                    self._per_sample_weight)
-        z = torch.mm(x.transpose(1, 2).reshape(batch * length, channels), per_sample)
-        z = z.view(batch, length * self.num_samples, hidden)  # [B, (t, n), H], no copy
-        # [B, (d, s), H]; x_3d_p[1] (ReLU) is applied inside the product, video by video
-        out = batched_sparse_matmul(self._bm_matrices(x), z, conv.bias, relu=True)
-        return out.view(batch, self.tscale, self.tscale, hidden).permute(0, 3, 1, 2)
-
-    def _per_sample_weight(self, weight: torch.Tensor) -> torch.Tensor:
-        """``x_3d_p[0]``'s weight ``[H, C, N, 1, 1]`` as ``[C, (n, H)]``."""
-        hidden, channels = weight.shape[:2]
+        hidden = weight.shape[0]
         per_sample = weight.reshape(hidden, channels, self.num_samples).permute(1, 2, 0)
-        return per_sample.reshape(channels, self.num_samples * hidden)
+        per_sample = per_sample.reshape(channels, self.num_samples * hidden)
+        z = torch.mm(x.transpose(1, 2).reshape(batch * length, channels), per_sample)
+        return z.view(batch, length * self.num_samples, hidden)  # [B, (t, n), H], no copy
+
+    def _fused_bm_conv3d(self, z: torch.Tensor) -> torch.Tensor:
+        """``relu(x_3d_p[0](BM(x)).squeeze(2))`` from the projection ``z`` without the BM tensor:
+        ``[B, (t, n), H] -> [B, H, D, S]`` (a view of channels-last ``[B, D, S, H]`` memory, which
+        the 2-D convs run fastest on). x_3d_p[1] (ReLU) is applied inside the sparse product,
+        video by video."""
+        batch, _, hidden = z.shape
+        out = batched_sparse_matmul(self._bm_matrices(z), z, self.x_3d_p[0].bias, relu=True)
+        return out.view(batch, self.tscale, self.tscale, hidden).permute(0, 3, 1, 2)
 
     def _forward(self, x: torch.Tensor):
         if not self.fused_bm:
@@ -162,11 +161,14 @@ class FusedBoundaryMatching:
         base_feature = self.x_1d_b(x)
         start = self.x_1d_s(base_feature).squeeze(1)
         end = self.x_1d_e(base_feature).squeeze(1)
-        confidence_map = per_chunk(self._fused_bm_head, base_feature, self.head_chunk_size)
+        # the projection for the whole batch, then the rest of the head in chunks of videos at
+        # test time (.ops.inference_chunks)
+        z = self._fused_bm_projection(self.x_1d_p(base_feature))
+        confidence_map = per_chunk(self._fused_bm_head, z, self.head_chunk_size)
         return confidence_map, start, end
 
-    def _fused_bm_head(self, base_feature: torch.Tensor) -> torch.Tensor:
-        return self.x_2d_p(self._fused_bm_conv3d(self.x_1d_p(base_feature)))
+    def _fused_bm_head(self, z: torch.Tensor) -> torch.Tensor:
+        return self.x_2d_p(self._fused_bm_conv3d(z))
 
     # ------------------------------------------------------------------ checkpoints
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
@@ -247,6 +248,7 @@ class SparseOperator(torch.autograd.Function):
             return pair.matmul_into(out, dense)
 
     @staticmethod
+    @once_differentiable  # the products write into preallocated outputs
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
             return None, None
@@ -296,6 +298,7 @@ class BatchedSparseOperator(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the products write into preallocated outputs
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         pair = ctx.pair
         grad = _in_matrix_dtype(grad, pair.matrix)

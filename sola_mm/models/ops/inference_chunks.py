@@ -4,8 +4,10 @@ Why: G-TAD's and BMN's heads turn each video into ``[512, D, T]`` maps (20 MB at
 shape). One video's maps stay in this machine's 32 MB L3 cache from layer to layer; a batch of
 16 streams 327 MB maps through memory and page-faults them in fresh at every call. Measured at
 the ActivityNet shape (G-TAD forward, 2 threads): batch 16 whole 50.5 ms per video, batch 1
-48.9 ms, batch 16 in chunks of one 45.6 ms with no page faults (``tools/benchmark_gtad.py
---inference-batches``). Training keeps the whole batch: the backward pass needs every map anyway.
+48.9 ms, batch 16 in chunks of one 45.6 ms with no page faults. The heads project the whole
+batch first (one matmul, which reads the 16 MB projection weight once) and chunk only the
+interpolation and the 2-D convs that follow. Training keeps the whole batch: the backward pass
+needs every map anyway.
 """
 from __future__ import annotations
 

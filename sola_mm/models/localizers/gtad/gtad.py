@@ -118,7 +118,7 @@ class GTAD(BaseModel):
         fused_sgalign: apply the first head conv before the Align1D interpolation (same result,
             6% of the plain path's training-step peak at the ActivityNet shape, batch 16, and ~30x
             faster on CPU; tools/benchmark_gtad.py). False = the official order.
-        head_chunk_size: videos per pass of the 2-D head when no gradient is needed (test,
+        head_chunk_size: videos per pass of the fused 2-D head when no gradient is needed (test,
             predict): 1 (default) keeps each video's maps in cache, faster and ~1/B of the
             memory at batch B; None runs the whole batch at once. Training is unaffected.
     """
@@ -228,12 +228,18 @@ class GTAD(BaseModel):
         return x
 
     def _head(self, gcnext_feature: torch.Tensor) -> torch.Tensor:
-        if self.fused_sgalign:
-            first = self.localization[0]
-            # localization[1] (ReLU) is applied inside the product, video by video
-            hidden = self.goi_align.project(gcnext_feature, first.weight, first.bias, relu=True)
-            return self.localization[2:](hidden)
-        return self.localization(self.goi_align.features(gcnext_feature))
+        if not self.fused_sgalign:
+            return self.localization(self.goi_align.features(gcnext_feature))
+        first = self.localization[0]
+        # the per-bin projection for the whole batch (one matmul), then the interpolation and the
+        # rest of the head, in chunks of videos at test time (.ops.inference_chunks);
+        # localization[1] (ReLU) is applied inside the interpolation, video by video
+        z = self.goi_align.project_bins(gcnext_feature, first.weight)
+        return per_chunk(self._head_after_projection, z, self.head_chunk_size)
+
+    def _head_after_projection(self, z: torch.Tensor) -> torch.Tensor:
+        first = self.localization[0]
+        return self.localization[2:](self.goi_align.interpolate(z, first.bias, relu=True))
 
     def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(conf_map [B, 2, D, T], start [B, T], end [B, T])``."""
@@ -241,7 +247,7 @@ class GTAD(BaseModel):
         gcnext_feature = self.backbone2(base_feature)
         start = self.regu_s(base_feature).squeeze(1)
         end = self.regu_e(base_feature).squeeze(1)
-        return per_chunk(self._head, gcnext_feature, self.head_chunk_size), start, end
+        return self._head(gcnext_feature), start, end
 
     def forward_intermediates(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
                               ) -> Dict[str, torch.Tensor]:

@@ -19,7 +19,6 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from sola_mm.models.ops.derived_weights import derived_weight
 from sola_mm.models.ops.align1d import (SGAlignMatrices, batched_sparse_matmul, sgalign_matrices,
                                         sparse_matmul)
 from .gcnext import gather_neighbours, knn_indices
@@ -98,38 +97,52 @@ class SGAlign(nn.Module):
     def project(self, x: torch.Tensor, weight: torch.Tensor,
                 bias: Optional[torch.Tensor] = None, relu: bool = False) -> torch.Tensor:
         """Fused ``conv1x1(features(x))`` (then a ReLU if ``relu``): ``[B, C, T] -> [B, h, D, T]``
-        (channels-last memory).
+        (channels-last memory); :meth:`project_bins` then :meth:`interpolate`.
 
-        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``. Computes the per-bin
-        projections ``Z[b, r, t, h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the
-        GCNeXt features for inner bins, the context features for context bins) and then the fixed
-        interpolation per video,
-        ``out[b, (d, s), h] = sum_(t, r) A[(d, s), (t, r)] Z[b, (t, r), h]``.
-        The result is returned as a ``[B, h, D, T]`` view of ``[B, D, T, h]`` memory, the
-        channels-last layout the following convs run fastest on.
+        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``.
         """
+        return self.interpolate(self.project_bins(x, weight), bias, relu)
+
+    def project_bins(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The per-bin projections ``Z [B, (t, r), h]``, the columns of the fixed matrix:
+        ``Z[b, (t, r), h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the GCNeXt
+        features for inner bins, the context features for context bins); one plain matmul per
+        source over the whole batch, nothing of batch size saved but x."""
         self._check(x)
         batch, channels, length = x.shape
         hidden = weight.shape[0]
         if weight[0].numel() != channels * self.bins:
             raise ValueError(f'SGAlign.project: weight has {weight[0].numel()} input channels, '
                              f'expected C * (Ri + Rc) = {channels} * {self.bins}')
-        per_bin = derived_weight(self, '_cached_per_bin_weights', weight,
-                                 self._per_bin_weights)
-        zs = []
-        for source, w in zip(self._sources(x), per_bin):
-            if source is None:
-                continue
-            # [(b, t), C] @ [C, (r, h)]: one plain matmul, nothing of batch size is saved but x
-            rows = source.transpose(1, 2).reshape(batch * length, channels)
-            zs.append(torch.mm(rows, w).view(batch, length, -1, hidden))
-        z = torch.cat(zs, dim=2) if len(zs) > 1 else zs[0]  # [B, T, R, h]
-        z = z.view(batch, length * self.bins, hidden)  # [B, (t, r), h]: the matrix's columns
-        out = batched_sparse_matmul(self.matrices(x).fused, z, bias, relu)
-        return out.view(batch, self.max_duration, length, hidden).permute(0, 3, 1, 2)
+        pairs = [(source.transpose(1, 2).reshape(batch * length, channels), w)  # [(b, t), C]
+                 for source, w in zip(self._sources(x), self.per_bin_weights(weight))
+                 if source is not None]
+        if torch.is_grad_enabled() or any(rows.dtype != w.dtype for rows, w in pairs):
+            # (autograd, or autocast's mixed dtypes: mm(out=) supports neither)
+            # [(b, t), C] @ [C, (r, h)], the bins of both sources side by side: [B, T, R, h]
+            z = torch.cat([torch.mm(rows, w).view(batch, length, -1, hidden)
+                           for rows, w in pairs], dim=2)
+        else:  # each product written into its columns of z directly, without the concatenation
+            z = pairs[0][0].new_empty(batch * length, self.bins * hidden)
+            first = 0
+            for rows, w in pairs:
+                torch.mm(rows, w, out=z[:, first:first + w.shape[1]])
+                first += w.shape[1]
+        return z.view(batch, length * self.bins, hidden)
 
-    def _per_bin_weights(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The head conv's weight as ``[C, (r, h)]`` for the inner and the context bins."""
+    def interpolate(self, z: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                    relu: bool = False) -> torch.Tensor:
+        """The fixed interpolation per video of :meth:`project_bins`' output, plus the conv bias
+        and an optional ReLU: ``out[b, (d, s), h] = sum_(t, r) A[(d, s), (t, r)] Z[b, (t, r), h]``,
+        returned as a ``[B, h, D, T]`` view of ``[B, D, T, h]`` memory, the channels-last layout
+        the following convs run fastest on."""
+        batch, _, hidden = z.shape
+        out = batched_sparse_matmul(self.matrices(z).fused, z, bias, relu)
+        return out.view(batch, self.max_duration, self.temporal_dim, hidden).permute(0, 3, 1, 2)
+
+    def per_bin_weights(self, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The head conv's weight as ``[C, (r, h)]`` for the inner and the context bins (a copy:
+        16 MB at the ActivityNet shape)."""
         hidden = weight.shape[0]
         per_bin = weight.reshape(hidden, -1, self.bins).permute(1, 2, 0)  # [C, R, h]
         channels = per_bin.shape[0]
