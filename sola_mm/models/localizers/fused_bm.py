@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..ops.align1d import SparsePair, _csr_pair, batched_sparse_matmul, sparse_dtype
-from ..ops.inference_chunks import per_chunk
+from ..ops.inference_chunks import check_chunk_size, per_chunk
 
 __all__ = ['bm_sampling_entries', 'bm_sample_mask', 'FusedBoundaryMatching']
 
@@ -112,10 +112,7 @@ class FusedBoundaryMatching:
         object.__setattr__(self, 'fused_bm', bool(fused_bm))
         super().__init__(*args, **kwargs)
         self.sample_mask_in_state_dict = bool(sample_mask_in_state_dict)
-        if head_chunk_size is not None and head_chunk_size < 1:
-            raise ValueError(f'{type(self).__name__}: head_chunk_size must be >= 1 or None, got '
-                             f'{head_chunk_size}')
-        self.head_chunk_size = head_chunk_size
+        self.head_chunk_size = check_chunk_size(type(self).__name__, head_chunk_size)
 
     # ------------------------------------------------------------------ sampling matrix
     def _get_interp1d_mask(self) -> None:

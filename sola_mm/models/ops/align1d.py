@@ -41,8 +41,7 @@ ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 __all__ = [
     'align1d_samples', 'align1d_weights', 'align1d', 'Align1D', 'gtad_anchor_bounds',
-    'SparsePair', 'SparseOperator', 'sparse_matmul', 'BatchedSparseOperator',
-    'batched_sparse_matmul',
+    'SparsePair', 'sparse_matmul', 'BatchedSparseOperator', 'batched_sparse_matmul',
     'SGAlignMatrices', 'sgalign_matrices', 'sparse_dtype',
     'clear_sgalign_cache'
 ]
@@ -194,8 +193,7 @@ class SparsePair(NamedTuple):
     Why: all of G-TAD's invalid cells (``s + d >= T``) align the same official ``(0, 0)`` roi, so
     4,949 of the 10,000 rows of the ActivityNet matrix are one row (356k of its 1.13M non-zeros).
     In the backward product every one of those cells' gradient rows was read once per bin; summed
-    first, the transposed product reads one row. Measured per video at the ActivityNet shape:
-    backward 41.7 -> 26.4 ms, forward 27.6 -> 24.5 ms (``tools/benchmark_gtad.py``).
+    first, the transposed product reads one row (the step gain is in docs/performance.md).
     """
     matrix: torch.Tensor
     matrix_t: torch.Tensor
@@ -234,35 +232,6 @@ class SparsePair(NamedTuple):
                 scratch = self.scratch(grad)
             grad = scratch.zero_().index_add_(0, self.rows, grad)
         return torch.addmm(out, self.matrix_t, grad.contiguous(), beta=0, out=out)
-
-
-class SparseOperator(torch.autograd.Function):
-    """``A @ Z`` for a fixed sparse ``A`` with a precomputed ``A^T`` for the backward pass."""
-
-    @staticmethod
-    def forward(ctx, dense: torch.Tensor, pair: SparsePair) -> torch.Tensor:  # type: ignore
-        ctx.pair, ctx.dense_dtype = pair, dense.dtype
-        dense = _in_matrix_dtype(dense, pair.matrix)
-        out = dense.new_empty(pair.shape[0], dense.shape[1])
-        with torch.autocast(dense.device.type, enabled=False):
-            return pair.matmul_into(out, dense)
-
-    @staticmethod
-    @once_differentiable  # the products write into preallocated outputs
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        if not ctx.needs_input_grad[0]:
-            return None, None
-        pair = ctx.pair
-        grad = _in_matrix_dtype(grad, pair.matrix)
-        out = grad.new_empty(pair.shape[1], grad.shape[1])
-        with torch.autocast(grad.device.type, enabled=False):
-            pair.t_matmul_into(out, grad)
-        return out.to(ctx.dense_dtype), None
-
-
-def sparse_matmul(matrix: SparsePair, dense: torch.Tensor) -> torch.Tensor:
-    """``A @ dense`` for a fixed :class:`SparsePair` ``A``; differentiable in ``dense``."""
-    return SparseOperator.apply(dense.contiguous(), matrix)
 
 
 class BatchedSparseOperator(torch.autograd.Function):
@@ -331,6 +300,12 @@ def batched_sparse_matmul(matrix: SparsePair, dense: torch.Tensor,
         raise ValueError(f'batched_sparse_matmul: expected dense [B, {matrix.shape[1]}, N], got '
                          f'{list(dense.shape)}')
     return BatchedSparseOperator.apply(dense.contiguous(), matrix, bias, relu)
+
+
+def sparse_matmul(matrix: SparsePair, dense: torch.Tensor) -> torch.Tensor:
+    """``A @ dense`` for a fixed :class:`SparsePair` ``A`` and ``dense [K, N]``; differentiable in
+    ``dense`` (the batched product with one element)."""
+    return batched_sparse_matmul(matrix, dense.unsqueeze(0))[0]
 
 
 def sparse_dtype(dtype: torch.dtype) -> torch.dtype:

@@ -18,7 +18,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmaction.registry import MODELS
-from sola_mm.models.ops.inference_chunks import per_chunk
+from sola_mm.models.ops.inference_chunks import check_chunk_size, per_chunk
 from .gcnext import GCNeXt
 from .labels import anet_labels, proposal_mask, thumos_window_labels
 from .loss import gtad_loss
@@ -191,9 +191,7 @@ class GTAD(BaseModel):
         self.max_proposals = official['max_proposals'] if max_proposals is None else max_proposals
         self.max_proposal_frames = max_proposal_frames
         self.fused_sgalign = fused_sgalign
-        if head_chunk_size is not None and head_chunk_size < 1:
-            raise ValueError(f'GTAD: head_chunk_size must be >= 1 or None, got {head_chunk_size}')
-        self.head_chunk_size = head_chunk_size
+        self.head_chunk_size = check_chunk_size('GTAD', head_chunk_size)
 
         def gcnext() -> GCNeXt:
             return GCNeXt(h_dim_1d, k=knn_k, groups=gcnext_groups, width_group=gcnext_width_group)

@@ -6,11 +6,11 @@ computed on the same features), both over the widened anchor ``[s - (d+1)/2, s +
 The official output is ``[B, C * (Ri + Rc), D, T]`` with channel ``c * (Ri + Rc) + r``, which the
 head's first 1x1 conv (``localization.0``) reduces to ``h3d`` channels.
 
-Both steps are linear, so the fused path (:meth:`SGAlign.project`) applies the conv weights per bin
-to the ``[B, C, T]`` features first (``Z [B, T, Ri + Rc, h3d]``) and then the fixed interpolation
-matrix, never materialising the ``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet
-training shape in float32). The plain path (:meth:`SGAlign.features`) materialises it like the
-official code.
+Both steps are linear, so the fused path (:meth:`SGAlign.project_bins`, then
+:meth:`SGAlign.interpolate`) applies the conv weights per bin to the ``[B, C, T]`` features first
+(``Z [B, T, Ri + Rc, h3d]``) and then the fixed interpolation matrix, never materialising the
+``[B, C * (Ri + Rc), D, T]`` tensor (5.9 GB at the ActivityNet training shape in float32). The
+plain path (:meth:`SGAlign.features`) materialises it like the official code.
 """
 from __future__ import annotations
 
@@ -94,17 +94,10 @@ class SGAlign(nn.Module):
         return feats.permute(3, 4, 0, 1, 2).reshape(batch, channels * self.bins,
                                                     self.max_duration, length)
 
-    def project(self, x: torch.Tensor, weight: torch.Tensor,
-                bias: Optional[torch.Tensor] = None, relu: bool = False) -> torch.Tensor:
-        """Fused ``conv1x1(features(x))`` (then a ReLU if ``relu``): ``[B, C, T] -> [B, h, D, T]``
-        (channels-last memory); :meth:`project_bins` then :meth:`interpolate`.
-
-        ``weight`` is the 1x1 conv weight ``[h, C * (Ri + Rc)(, 1, 1)]``.
-        """
-        return self.interpolate(self.project_bins(x, weight), bias, relu)
-
     def project_bins(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """The per-bin projections ``Z [B, (t, r), h]``, the columns of the fixed matrix:
+        """First half of the fused ``conv1x1(features(x))`` (``weight`` the 1x1 conv weight
+        ``[h, C * (Ri + Rc)(, 1, 1)]``; :meth:`interpolate` is the second half): the per-bin
+        projections ``Z [B, (t, r), h]``, the columns of the fixed matrix,
         ``Z[b, (t, r), h] = sum_c weight[h, c * (Ri + Rc) + r] x_r[b, c, t]`` (x_r the GCNeXt
         features for inner bins, the context features for context bins); one plain matmul per
         source over the whole batch, nothing of batch size saved but x."""
@@ -112,7 +105,7 @@ class SGAlign(nn.Module):
         batch, channels, length = x.shape
         hidden = weight.shape[0]
         if weight[0].numel() != channels * self.bins:
-            raise ValueError(f'SGAlign.project: weight has {weight[0].numel()} input channels, '
+            raise ValueError(f'SGAlign.project_bins: weight has {weight[0].numel()} input channels, '
                              f'expected C * (Ri + Rc) = {channels} * {self.bins}')
         pairs = [(source.transpose(1, 2).reshape(batch * length, channels), w)  # [(b, t), C]
                  for source, w in zip(self._sources(x), self.per_bin_weights(weight))
